@@ -1,0 +1,64 @@
+"""The ``sensor`` command.
+
+Subcommands are registered explicitly below and imported only when used, so that
+``sensor --help`` answers without loading SNMP, MQTT or table libraries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from sensor import __version__
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check-config": ("sensor.commands.check_config", "validate a configuration file and summarise it"),
+    "run": ("sensor.commands.run", "run the sensor (the systemd service runs this)"),
+    "inventory": ("sensor.commands.inventory", "list the devices in the local store"),
+    "poll": ("sensor.commands.poll", "poll one switch now and print what it knows"),
+}
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    parser = argparse.ArgumentParser(
+        prog="sensor",
+        description="edge-sensor: a touch-free inventory of connected medical devices, "
+        "built from what the switches know.",
+    )
+    parser.add_argument("--version", action="version", version=f"edge-sensor {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = {name: sub.add_parser(name, help=help_, description=help_) for name, (_, help_) in COMMANDS.items()}
+    return parser, subparsers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sensor`` console script."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser, subparsers = _parser()
+    # Only the chosen command's module is imported (and only it adds its arguments).
+    chosen = next((a for a in args_list if not a.startswith("-")), None)
+    module = None
+    if chosen in COMMANDS:
+        module = importlib.import_module(COMMANDS[chosen][0])
+        module.configure(subparsers[chosen])
+    args = parser.parse_args(args_list)
+    if args.command is None or module is None:
+        parser.print_help()
+        return 2
+    from sensor.errors import SensorError
+
+    try:
+        code: int = module.run(args)
+    except SensorError as e:
+        print(f"sensor {args.command}: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""``sensor check-config FILE``: every problem with its line, or a short summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sensor.config import load_config, summary_lines
+from sensor.errors import ConfigError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="the sensor's TOML configuration")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.file)
+    except ConfigError as e:
+        for problem in e.problems:
+            print(problem, file=sys.stderr)
+        n = len(e.problems)
+        print(f"{n} problem{'s' if n != 1 else ''} found in {args.file}", file=sys.stderr)
+        return 2
+    for line in summary_lines(cfg):
+        print(line)
+    print(f"{args.file}: OK")
+    return 0

@@ -1,0 +1,84 @@
+"""``sensor inventory --config FILE [--json | --csv]``: the devices in the local store."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from typing import Any
+
+import msgspec
+
+from sensor.config import load_config
+from sensor.errors import ConfigError
+from sensor.publish.outbox import read_retained
+
+COLUMNS = ("switch", "port", "vlan", "mac", "vendor", "ips", "class", "risk", "last_seen")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", required=True, metavar="FILE", help="the sensor's TOML configuration")
+    fmt = parser.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="one JSON array of device records")
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
+
+
+def _row(record: dict[str, Any]) -> dict[str, str]:
+    att = record.get("attachment") or {}
+    cls = record.get("classification") or {}
+    risk = record.get("risk") or {}
+    ips = record.get("ips") or []
+    return {
+        "switch": str(att.get("switch", "")),
+        "port": str(att.get("port", "")),
+        "vlan": "" if att.get("vlan") is None else str(att.get("vlan")),
+        "mac": str(record.get("mac", "")),
+        "vendor": str(record.get("vendor") or ""),
+        "ips": " ".join(str(i.get("ip", i)) if isinstance(i, dict) else str(i) for i in ips),
+        "class": str(cls.get("device_class", "") if isinstance(cls, dict) else cls),
+        "risk": "" if risk.get("score") is None else str(risk.get("score")),
+        "last_seen": str(record.get("last_seen", "")),
+    }
+
+
+def load_devices(state_dir: str) -> list[dict[str, Any]]:
+    """Current device records from the local store, oldest MAC first."""
+    devices = []
+    for _topic, payload in read_retained(state_dir, "devices/"):
+        if not payload:
+            continue
+        env = msgspec.json.decode(payload)
+        if isinstance(env, dict) and isinstance(env.get("data"), dict):
+            devices.append(env["data"])
+    return devices
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.config, check_files=False)
+    except ConfigError as e:
+        for problem in e.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    devices = load_devices(cfg.sensor.state_dir)
+    if args.json:
+        sys.stdout.write(msgspec.json.encode(devices).decode() + "\n")
+        return 0
+    rows = [_row(d) for d in devices]
+    if args.csv:
+        w = csv.DictWriter(sys.stdout, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} devices at {cfg.sensor.site} ({cfg.sensor.id})")
+    for c in COLUMNS:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*(r[c] for c in COLUMNS))
+    Console().print(table)
+    if not rows:
+        print("The local store has no devices yet: run `sensor run` with switches configured.")
+    return 0

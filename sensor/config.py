@@ -1,0 +1,545 @@
+"""The one TOML configuration file, decoded into frozen typed structs.
+
+Every finding names the file, the line and the key path, for example::
+
+    sensor.toml:14: switch[2].snmp.version: expected one of "1", "2c", "3", got "v3"
+
+``[[switch]]`` tables are counted from 1 in key paths, as a person counts them.
+All problems are collected before reporting, so one run of ``sensor check-config``
+lists everything that needs fixing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import socket
+import stat
+import sys
+import types
+import typing
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from sensor.errors import ConfigError, SecretError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Debian 12 and Raspberry Pi OS ship 3.11
+    import tomli as tomllib
+
+
+class Duration(float):
+    """Seconds, written in the file as "90s", "5m", "1h" or "1h30m"."""
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> Duration:
+    """Parse "90s", "5m", "1h30m", "250ms" into seconds; ValueError says what is accepted."""
+    s = text.strip()
+    pos, total = 0, 0.0
+    while pos < len(s):
+        m = _DURATION_PART.match(s, pos)
+        if not m:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if not s or pos != len(s):
+        raise ValueError(f'expected a duration like "90s", "5m" or "1h", got "{text}"')
+    return Duration(total)
+
+
+def _dec_hook(tp: type, obj: Any) -> Any:
+    if tp is Duration:
+        if isinstance(obj, str):
+            return parse_duration(obj)
+        raise ValueError(f'expected a duration like "90s", "5m" or "1h", got {_describe(obj)}')
+    raise NotImplementedError
+
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+def _default_sensor_id() -> str:
+    return socket.gethostname().split(".")[0] or "edge-sensor"
+
+
+def _default_state_dir() -> str:
+    # systemd's StateDirectory= hands us the path; elsewhere the FHS default.
+    return os.environ.get("STATE_DIRECTORY", "/var/lib/edge-sensor").split(":")[0]
+
+
+class Base(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class SensorSection(Base):
+    site: Name
+    id: Name = msgspec.field(default_factory=_default_sensor_id)
+    state_dir: str = msgspec.field(default_factory=_default_state_dir)
+    health_interval: Duration = Duration(60)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class MqttSection(Base):
+    host: str
+    port: Port | None = None  # 1883, or 8883 with TLS
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    username: str | None = None
+    password_file: str | None = None
+    client_id: str | None = None
+    keepalive: Duration = Duration(60)
+    topic_prefix: str = "edge-sensor/v1"
+    max_inflight: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 200
+    drain_timeout: Duration = Duration(30)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port if self.port is not None else (8883 if self.tls else 1883)
+
+
+class OutboxSection(Base):
+    max_messages: Annotated[int, msgspec.Meta(ge=100)] = 500_000
+
+
+SnmpVersion = Literal["1", "2c", "3"]
+AuthProtocol = Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"]
+PrivProtocol = Literal["des", "aes128", "aes192", "aes256"]
+
+
+class SnmpSection(Base):
+    """SNMP access to one switch, or a named profile shared by several."""
+
+    profile: str | None = None
+    version: SnmpVersion = "2c"
+    port: Port = 161
+    community_file: str | None = None
+    user: str | None = None
+    auth_protocol: AuthProtocol | None = None
+    auth_key_file: str | None = None
+    priv_protocol: PrivProtocol | None = None
+    priv_key_file: str | None = None
+    context: str = ""
+    timeout: Duration = Duration(2)
+    retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+    max_repetitions: Annotated[int, msgspec.Meta(ge=1, le=200)] = 20
+    bulk: bool = True
+    vlan_indexing: bool | None = None  # None: detect (Cisco sysObjectID + CISCO-VTP-MIB)
+    max_rows: Annotated[int, msgspec.Meta(ge=1)] = 100_000
+
+
+class SwitchSection(Base):
+    name: Name
+    host: str
+    methods: list[Literal["snmp"]] = msgspec.field(default_factory=lambda: ["snmp"])
+    interval: Duration = Duration(900)
+    deadline: Duration = Duration(120)
+    uplinks: list[str] = msgspec.field(default_factory=list)
+    snmp: SnmpSection | None = None
+
+
+class PollSection(Base):
+    max_concurrent_switches: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 16
+
+
+class Config(Base):
+    sensor: SensorSection
+    mqtt: MqttSection | None = None
+    outbox: OutboxSection = msgspec.field(default_factory=OutboxSection)
+    poll: PollSection = msgspec.field(default_factory=PollSection)
+    snmp_profile: dict[str, SnmpSection] = msgspec.field(default_factory=dict)
+    switch: list[SwitchSection] = msgspec.field(default_factory=list)
+    # Set by load_config, not read from the file.
+    path: str = ""
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.sensor.state_dir)
+
+    def find_switch(self, name: str) -> SwitchSection | None:
+        return next((s for s in self.switch if s.name == name), None)
+
+
+# --- secrets ---------------------------------------------------------------
+
+SECRET_KEYS = frozenset({"password_file", "community_file", "auth_key_file", "priv_key_file", "key_file"})
+_INLINE_SECRETS = {"password", "community", "auth_key", "priv_key", "secret", "key"}
+
+
+def check_secret_file(path: str) -> None:
+    """Refuse a secret file that is missing, unreadable, or readable by group or others."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise SecretError(f"{path} does not exist: create it with the secret as its only content") from None
+    except PermissionError:
+        raise SecretError(f"{path} cannot be read: check the directory permissions") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise SecretError(f"{path} is not a regular file")
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        raise SecretError(
+            f"{path} is readable by group or others (mode {mode:04o}): "
+            f"run `chmod 600 {path}` and make it owned by the user the sensor runs as"
+        )
+    if not os.access(p, os.R_OK):
+        raise SecretError(f"{path} cannot be read by this user (uid {os.getuid()}): fix its owner")
+
+
+def read_secret(path: str) -> str:
+    """Read a secret file (checked again at use: files can change after check-config)."""
+    check_secret_file(path)
+    return Path(path).read_text(encoding="utf-8").strip("\r\n")
+
+
+# --- line numbers ---------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEYLINE = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+_KEYPART = re.compile(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""")
+
+KeyPath = tuple[str | int, ...]
+
+
+def _split_key(text: str) -> list[str]:
+    return [p.strip("\"'") for p in _KEYPART.findall(text)]
+
+
+class LineIndex:
+    """Recovers the line of every key path from the TOML source (tomllib gives none)."""
+
+    def __init__(self, source: str) -> None:
+        self.lines: dict[KeyPath, int] = {}
+        arrays: dict[tuple[str, ...], int] = {}
+        current: KeyPath = ()
+        in_multiline = False
+        for no, line in enumerate(source.splitlines(), start=1):
+            # Skip the inside of multi-line strings, where "key =" is just text.
+            if line.count('"""') % 2 == 1 or line.count("'''") % 2 == 1:
+                in_multiline = not in_multiline
+                continue
+            if in_multiline:
+                continue
+            h = _HEADER.match(line)
+            if h and not _KEYLINE.match(line):
+                parts = _split_key(h.group(2))
+                resolved: list[str | int] = []
+                for i, part in enumerate(parts):
+                    resolved.append(part)
+                    key = tuple(parts[: i + 1])
+                    is_last = i == len(parts) - 1
+                    if h.group(1) == "[[" and is_last:
+                        arrays[key] = arrays.get(key, 0) + 1
+                        resolved.append(arrays[key] - 1)
+                    elif key in arrays:
+                        resolved.append(arrays[key] - 1)
+                current = tuple(resolved)
+                self.lines.setdefault(current, no)
+                continue
+            k = _KEYLINE.match(line)
+            if k:
+                self.lines.setdefault((*current, *_split_key(k.group(1))), no)
+
+    def line_of(self, path: KeyPath) -> int | None:
+        """The line of ``path``, or of its nearest enclosing table."""
+        for n in range(len(path), 0, -1):
+            if path[:n] in self.lines:
+                return self.lines[path[:n]]
+        return None
+
+
+def format_path(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part + 1}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(top level)"
+
+
+# --- validation -----------------------------------------------------------
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"number {value}"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+_MSGSPEC_AT = re.compile(r" - at `\$[^`]*`$")
+_TYPE_WORDS = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
+               "array": "an array", "object": "a table", "null": "nothing"}
+
+
+def _humanize(msg: str, value: Any) -> str:
+    msg = _MSGSPEC_AT.sub("", msg)
+    m = re.match(r"Expected `([^`]+)`, got `([^`]+)`$", msg)
+    if m:
+        want = " or ".join(_TYPE_WORDS.get(w.strip(), w.strip()) for w in m.group(1).split("|"))
+        return f"expected {want}, got {_describe(value)}"
+    m = re.match(r"Expected `([^`]+)` (.+)$", msg)
+    if m:
+        return f"expected {_TYPE_WORDS.get(m.group(1), m.group(1))} {m.group(2)}, got {_describe(value)}"
+    return msg[0].lower() + msg[1:] if msg else msg
+
+
+class _Collector:
+    def __init__(self, filename: str, index: LineIndex) -> None:
+        self.filename = filename
+        self.index = index
+        self.problems: list[tuple[int, str]] = []
+
+    def add(self, path: KeyPath, message: str) -> None:
+        line = self.index.line_of(path)
+        where = f"{self.filename}:{line}" if line else self.filename
+        self.problems.append((line or 0, f"{where}: {format_path(path)}: {message}"))
+
+    def messages(self) -> list[str]:
+        return [m for _, m in sorted(self.problems, key=lambda p: p[0])]
+
+
+def _struct_type(tp: Any) -> type[msgspec.Struct] | None:
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return tp
+    return None
+
+
+def _unwrap_optional(tp: Any) -> Any:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _check_value(tp: Any, value: Any, path: KeyPath, out: _Collector) -> None:
+    inner = _unwrap_optional(tp)
+    if typing.get_origin(inner) is Annotated:
+        base = typing.get_args(inner)[0]
+    else:
+        base = inner
+    st = _struct_type(base)
+    if st is not None:
+        _check_struct(st, value, path, out)
+        return
+    origin = typing.get_origin(base)
+    if origin is Literal:
+        choices = typing.get_args(base)
+        if value not in choices:
+            want = ", ".join(f'"{c}"' if isinstance(c, str) else str(c) for c in choices)
+            out.add(path, f"expected one of {want}, got {_describe(value)}")
+        return
+    if origin is list and isinstance(value, list):
+        (item,) = typing.get_args(base)
+        for i, v in enumerate(value):
+            _check_value(item, v, (*path, i), out)
+        return
+    if origin is dict and isinstance(value, dict):
+        _, item = typing.get_args(base)
+        for k, v in value.items():
+            _check_value(item, v, (*path, k), out)
+        return
+    try:
+        msgspec.convert(value, tp, dec_hook=_dec_hook)
+    except msgspec.ValidationError as e:
+        out.add(path, _humanize(str(e), value))
+
+
+def _check_struct(cls: type[msgspec.Struct], data: Any, path: KeyPath, out: _Collector) -> None:
+    if not isinstance(data, dict):
+        out.add(path, f"expected a table, got {_describe(data)}")
+        return
+    fields = {f.encode_name: f for f in msgspec.structs.fields(cls) if f.name != "path"}
+    hints = typing.get_type_hints(cls, include_extras=True)
+    for key in data:
+        if key in fields:
+            continue
+        msg = f"unknown key (known keys: {', '.join(sorted(fields))})"
+        if key in _INLINE_SECRETS:
+            msg = f"secrets are never written inline: put it in a file readable only by the sensor and use {key}_file"
+        else:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            if close:
+                msg = f'unknown key; did you mean "{close[0]}"?'
+        out.add((*path, key), msg)
+    for key, f in fields.items():
+        if key not in data:
+            if f.required:
+                out.add(path, f'missing required key "{key}"')
+            continue
+        _check_value(hints[f.name], data[key], (*path, key), out)
+
+
+def _semantic_checks(cfg: Config, out: _Collector) -> None:
+    seen: dict[str, int] = {}
+    for i, sw in enumerate(cfg.switch):
+        p: KeyPath = ("switch", i)
+        if sw.name in seen:
+            out.add((*p, "name"), f'"{sw.name}" is already the name of switch[{seen[sw.name] + 1}]: names must be unique')
+        seen.setdefault(sw.name, i)
+        if "snmp" in sw.methods and sw.snmp is None:
+            out.add(p, 'methods lists "snmp" but there is no [switch.snmp] table for this switch')
+        if len(set(sw.methods)) != len(sw.methods):
+            out.add((*p, "methods"), "each method may be listed once")
+        if not sw.methods:
+            out.add((*p, "methods"), 'list at least one method, e.g. ["snmp"]')
+        if sw.snmp is not None:
+            _check_snmp(sw.snmp, (*p, "snmp"), cfg, out)
+    for name, prof in cfg.snmp_profile.items():
+        if prof.profile is not None:
+            out.add(("snmp_profile", name, "profile"), "a profile cannot refer to another profile")
+    if cfg.mqtt is not None:
+        m = cfg.mqtt
+        if (m.cert_file is None) != (m.key_file is None):
+            out.add(("mqtt",), "cert_file and key_file go together: give both for a client certificate, or neither")
+        if (m.ca_file or m.cert_file) and not m.tls:
+            out.add(("mqtt", "tls"), "ca_file/cert_file are set but tls is false: set tls = true")
+        if m.password_file and not m.username:
+            out.add(("mqtt", "password_file"), "a password needs a username: add username")
+
+
+def _check_snmp(s: SnmpSection, p: KeyPath, cfg: Config, out: _Collector) -> None:
+    if s.profile is not None and s.profile not in cfg.snmp_profile:
+        known = ", ".join(sorted(cfg.snmp_profile)) or "none defined"
+        out.add((*p, "profile"), f'no [snmp_profile.{s.profile}] table (profiles: {known})')
+        return
+    if s.version in ("1", "2c") and not s.community_file:
+        out.add(p, f'SNMP v{s.version} needs community_file (a file holding the community string)')
+    if s.version == "3":
+        if not s.user:
+            out.add(p, 'SNMP v3 needs user')
+        if s.priv_protocol and not s.auth_protocol:
+            out.add((*p, "priv_protocol"), "privacy needs authentication: set auth_protocol too")
+        for proto, key in (("auth_protocol", "auth_key_file"), ("priv_protocol", "priv_key_file")):
+            if getattr(s, proto) and not getattr(s, key):
+                out.add(p, f"{proto} is set but {key} is missing")
+            if getattr(s, key) and not getattr(s, proto):
+                out.add(p, f"{key} is set but {proto} is missing")
+        if s.community_file:
+            out.add((*p, "community_file"), 'SNMP v3 uses user and keys, not a community: remove community_file or use version = "2c"')
+    elif s.user or s.auth_key_file or s.priv_key_file:
+        out.add(p, f'user/auth/priv keys are SNMP v3 settings but version is "{s.version}"')
+
+
+def _check_files(node: Any, path: KeyPath, out: _Collector) -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if isinstance(v, (dict, list)):
+                _check_files(v, (*path, k), out)
+            elif isinstance(v, str) and k.endswith("_file"):
+                try:
+                    if k in SECRET_KEYS:
+                        check_secret_file(v)
+                    elif not os.access(v, os.R_OK):
+                        out.add((*path, k), f"{v} does not exist or cannot be read")
+                except SecretError as e:
+                    out.add((*path, k), str(e))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _check_files(v, (*path, i), out)
+
+
+def _merge_profiles(raw: dict[str, Any]) -> dict[str, Any]:
+    """Give each switch the keys of its SNMP profile that it does not set itself."""
+    profiles = raw.get("snmp_profile") or {}
+    switches = raw.get("switch")
+    if not isinstance(profiles, dict) or not isinstance(switches, list):
+        return raw
+    merged = []
+    for sw in switches:
+        snmp = sw.get("snmp") if isinstance(sw, dict) else None
+        if isinstance(snmp, dict) and isinstance(profiles.get(snmp.get("profile")), dict):
+            base = {k: v for k, v in profiles[snmp["profile"]].items() if k != "profile"}
+            sw = {**sw, "snmp": {**base, **snmp}}
+        merged.append(sw)
+    return {**raw, "switch": merged}
+
+
+def parse_config(source: str, filename: str = "sensor.toml", *, check_files: bool = True) -> Config:
+    """Decode TOML text into a Config, or raise ConfigError listing every problem."""
+    try:
+        raw = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        where = f"{filename}:{m.group(1)}" if m else filename
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
+        raise ConfigError([f"{where}: not valid TOML: {reason}"]) from None
+    out = _Collector(filename, LineIndex(source))
+    _check_struct(Config, raw, (), out)
+    if check_files:
+        _check_files(raw, (), out)
+    if out.problems:
+        raise ConfigError(out.messages())
+    cfg = msgspec.convert(_merge_profiles(raw), Config, dec_hook=_dec_hook)
+    _semantic_checks(cfg, out)
+    if out.problems:
+        raise ConfigError(out.messages())
+    return msgspec.structs.replace(cfg, path=filename)
+
+
+def load_config(path: str | os.PathLike[str], *, check_files: bool = True) -> Config:
+    """Read and validate the configuration file at ``path``."""
+    p = Path(path)
+    try:
+        source = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{p}: no such file: give the path of the sensor's TOML configuration"]) from None
+    except (PermissionError, IsADirectoryError, UnicodeDecodeError) as e:
+        raise ConfigError([f"{p}: cannot be read: {e}"]) from None
+    cfg = parse_config(source, str(p), check_files=check_files)
+    return msgspec.structs.replace(cfg, path=str(p))
+
+
+def summary_lines(cfg: Config) -> Iterable[str]:
+    """A short human summary for ``sensor check-config``."""
+    yield f"sensor {cfg.sensor.id} at site {cfg.sensor.site}; state in {cfg.sensor.state_dir}"
+    if cfg.mqtt is None:
+        yield "hub: none configured; observations stay in the local store (sensor inventory reads it)"
+    else:
+        m = cfg.mqtt
+        auth = f" as {m.username}" if m.username else ""
+        yield f"hub: mqtt{'s' if m.tls else ''}://{m.host}:{m.effective_port}{auth}, topics under {m.topic_prefix}/{cfg.sensor.site}/{cfg.sensor.id}"
+    yield f"switches: {len(cfg.switch)}"
+    for sw in cfg.switch:
+        how = ", ".join(sw.methods)
+        extra = ""
+        if sw.snmp is not None:
+            extra = f" (SNMP v{sw.snmp.version}{', profile ' + sw.snmp.profile if sw.snmp.profile else ''})"
+        yield f"  {sw.name}: {sw.host} via {how}{extra}, every {format_duration(sw.interval)}"
+    yield f"sources: health every {format_duration(cfg.sensor.health_interval)}" + (
+        f", snmp on {sum('snmp' in s.methods for s in cfg.switch)} switches" if cfg.switch else ""
+    )
+
+
+def format_duration(seconds: float) -> str:
+    s = int(seconds)
+    if seconds != s:
+        return f"{seconds:g}s"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s and s % size == 0:
+            return f"{s // size}{unit}"
+    return f"{s}s"

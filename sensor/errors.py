@@ -1,0 +1,53 @@
+"""The sensor's own exceptions.
+
+Every message is written for the network engineer reading it: it says what is
+wrong and what to do, and never needs a traceback to be understood.
+"""
+
+from __future__ import annotations
+
+
+class SensorError(Exception):
+    """Base of every error the sensor reports to its user."""
+
+    exit_code = 1
+
+
+class ConfigError(SensorError):
+    """The configuration file cannot be used; ``problems`` lists every finding."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class SecretError(SensorError):
+    """A secret file is missing, unreadable or too widely readable."""
+
+    exit_code = 2
+
+
+class SourceError(SensorError):
+    """One source (a switch, a listener) failed; reported and counted, never fatal."""
+
+
+class SwitchUnreachable(SourceError):
+    """The switch did not answer within its timeout."""
+
+
+class SwitchAuthError(SourceError):
+    """The switch refused the sensor's credentials."""
+
+
+class HubError(SensorError):
+    """The MQTT hub refused or could not be reached."""
+
+
+class HubAuthError(HubError):
+    """The hub refused the username or password (or the client certificate)."""
+
+
+class StoreError(SensorError):
+    """The local outbox/state store cannot be opened or written."""

@@ -1,0 +1,50 @@
+"""Logging with structlog: JSON lines for machines, readable lines for people.
+
+Every line is bound to what it concerns (``source=snmp:sw1``, ``switch=sw1``).
+Secrets are never passed to a logger; as a second line of defence any key that
+looks like a secret is masked before rendering.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, TextIO
+
+import structlog
+
+_SECRET_WORDS = ("password", "community", "secret", "auth_key", "priv_key", "passphrase")
+
+
+def _mask_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key in list(event):
+        if any(w in key for w in _SECRET_WORDS) and not key.endswith("_file"):
+            event[key] = "***"
+    return event
+
+
+def configure(level: str = "info", stream: TextIO | None = None, json: bool | None = None) -> None:
+    """Set up structlog; ``json=None`` picks JSON unless the stream is a terminal."""
+    stream = stream or sys.stderr
+    if json is None:
+        json = not (hasattr(stream, "isatty") and stream.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+    )
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _mask_secrets,
+    ]
+    if json:
+        processors.append(structlog.processors.format_exc_info)
+    processors.append(renderer)
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,59 @@
+"""Observations: what the sensor tells the hub, and the envelope around each one.
+
+An observation names its kind and topic suffix; the outbox gives it a ``seq`` and
+wraps it in the v1 envelope when it is committed, so the envelope a hub receives is
+byte-for-byte the one stored (a QoS 1 redelivery carries the same ``seq``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+SCHEMA = "edge-sensor/v1"
+
+Kind = Literal["status", "device", "event", "switch", "flows", "health"]
+
+
+class Observation(msgspec.Struct, frozen=True, kw_only=True):
+    kind: Kind
+    topic: str  # suffix under edge-sensor/v1/{site}/{sensor_id}/
+    data: Any
+    retain: bool = False
+    observed_at: float
+
+
+class Envelope(msgspec.Struct, frozen=True, kw_only=True):
+    schema: str
+    kind: Kind
+    site: str
+    sensor: str
+    seq: int | None  # None only on status messages: the broker sends the last will, not us
+    observed_at: str  # RFC 3339, UTC
+    data: Any
+
+
+def status_obs(data: dict[str, Any], at: float) -> Observation:
+    return Observation(kind="status", topic="status", data=data, retain=True, observed_at=at)
+
+
+def health_obs(data: dict[str, Any], at: float) -> Observation:
+    return Observation(kind="health", topic="health", data=data, observed_at=at)
+
+
+def switch_obs(name: str, data: Any, at: float) -> Observation:
+    return Observation(kind="switch", topic=f"switches/{name}", data=data, retain=True, observed_at=at)
+
+
+def device_obs(mac: str, data: Any, at: float) -> Observation:
+    """A device record; ``data=None`` forgets the device (an empty retained message)."""
+    return Observation(kind="device", topic=f"devices/{mac}", data=data, retain=True, observed_at=at)
+
+
+def event_obs(data: Any, at: float) -> Observation:
+    return Observation(kind="event", topic="events", data=data, observed_at=at)
+
+
+def topic_base(prefix: str, site: str, sensor_id: str) -> str:
+    return f"{prefix.rstrip('/')}/{site}/{sensor_id}"

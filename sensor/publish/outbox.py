@@ -1,0 +1,296 @@
+"""The SQLite outbox: every observation is committed here before it is published.
+
+Durability: WAL with ``synchronous=FULL``. In WAL mode NORMAL only loses the last
+commits on power loss, but those commits may already have been published with
+their ``seq``; after a rollback the same ``seq`` would be handed out again for a
+different message and the hub could no longer prove it missed nothing. FULL
+fsyncs the WAL at every commit; batching many observations per commit (see
+``append``) keeps that to one fsync per batch, not per message.
+
+Ordering uses the row id; ``seq`` is the envelope's counter, kept in ``meta`` in
+the same transaction as the rows, so it survives restarts and kill -9.
+
+The same file is the local store: ``retained`` keeps the latest payload of every
+retained topic (devices, switches), which ``sensor inventory`` reads whether or not
+a hub is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+import structlog
+
+from sensor.errors import StoreError
+from sensor.metrics import Metrics
+from sensor.observations import SCHEMA, Envelope, Observation
+
+T = TypeVar("T")
+
+_SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    seq INTEGER,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    retain INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS retained (
+    topic TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    seq INTEGER,
+    payload BLOB NOT NULL,
+    updated REAL NOT NULL
+);
+"""
+
+_encoder = msgspec.json.Encoder()
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Row(msgspec.Struct, frozen=True, array_like=True):
+    id: int
+    seq: int | None
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+class Outbox:
+    """Bounded, durable queue of enveloped messages; all SQLite work runs on one thread."""
+
+    def __init__(self, path: Path, *, site: str, sensor_id: str, max_messages: int, metrics: Metrics) -> None:
+        self.path = path
+        self.site = site
+        self.sensor_id = sensor_id
+        self.max_messages = max_messages
+        self.metrics = metrics
+        self.log = structlog.get_logger("sensor.outbox")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        self._db: sqlite3.Connection | None = None
+        self.depth = 0
+        self.next_seq = 1
+        self.dropped_total = 0
+        self.last_dropped_seq = 0
+        self.changed = asyncio.Event()
+
+    # -- thread helpers ----------------------------------------------------
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, fn, *args)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError("outbox is not open")
+        return self._db
+
+    # -- open / close ------------------------------------------------------
+    async def open(self) -> None:
+        await self._run(self._open_sync)
+        self.metrics.set("outbox_depth", self.depth)
+        self.metrics.set("outbox_dropped_total", self.dropped_total)
+
+    def _open_sync(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA_SQL)
+        except (sqlite3.Error, OSError) as e:
+            raise StoreError(
+                f"cannot open the outbox {self.path}: {e} (check that sensor.state_dir exists and is writable)"
+            ) from None
+        self._db = db
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        self.next_seq = int(meta.get("next_seq", 1))
+        self.dropped_total = int(meta.get("dropped_total", 0))
+        self.last_dropped_seq = int(meta.get("last_dropped_seq", 0))
+        self.depth = int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._run(self._close_sync)
+        self._pool.shutdown(wait=True)
+
+    def _close_sync(self) -> None:
+        assert self._db is not None
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.close()
+        self._db = None
+
+    # -- append ------------------------------------------------------------
+    async def append(self, batch: Sequence[Observation]) -> int:
+        """Commit a batch of observations in one transaction; returns how many were dropped."""
+        dropped = await self._run(self._append_sync, batch)
+        self.metrics.inc("observations_committed", len(batch))
+        self.metrics.set("outbox_depth", self.depth)
+        if dropped:
+            self.metrics.set("outbox_dropped_total", self.dropped_total)
+            self.metrics.set("outbox_last_dropped_seq", self.last_dropped_seq)
+            self.log.warning(
+                "outbox full: dropped the oldest messages",
+                dropped=dropped,
+                dropped_total=self.dropped_total,
+                last_dropped_seq=self.last_dropped_seq,
+                max_messages=self.max_messages,
+            )
+        self.changed.set()
+        return dropped
+
+    def _envelope(self, obs: Observation, seq: int) -> bytes:
+        env = Envelope(
+            schema=SCHEMA,
+            kind=obs.kind,
+            site=self.site,
+            sensor=self.sensor_id,
+            seq=seq,
+            observed_at=rfc3339(obs.observed_at),
+            data=obs.data,
+        )
+        return _encoder.encode(env)
+
+    def _append_sync(self, batch: Sequence[Observation]) -> int:
+        db = self.db
+        now = time.time()
+        seq = self.next_seq
+        rows: list[tuple[int | None, str, bytes, int, float]] = []
+        retained: list[tuple[str, str, int | None, bytes, float]] = []
+        forgotten: list[tuple[str]] = []
+        for obs in batch:
+            if obs.retain and obs.data is None:
+                # An empty retained message clears the topic on the broker; it carries no
+                # envelope and so takes no seq (the event that explains it does).
+                rows.append((None, obs.topic, b"", 1, now))
+                forgotten.append((obs.topic,))
+                continue
+            payload = self._envelope(obs, seq)
+            rows.append((seq, obs.topic, payload, int(obs.retain), now))
+            if obs.retain:
+                retained.append((obs.topic, obs.kind, seq, payload, now))
+            seq += 1
+        dropped = 0
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT INTO outbox(seq, topic, payload, retain, created) VALUES (?,?,?,?,?)", rows)
+            if retained:
+                db.executemany(
+                    "INSERT INTO retained(topic, kind, seq, payload, updated) VALUES (?,?,?,?,?) "
+                    "ON CONFLICT(topic) DO UPDATE SET kind=excluded.kind, seq=excluded.seq, "
+                    "payload=excluded.payload, updated=excluded.updated",
+                    retained,
+                )
+            if forgotten:
+                db.executemany("DELETE FROM retained WHERE topic = ?", forgotten)
+            depth = self.depth + len(rows)
+            last_dropped = self.last_dropped_seq
+            if depth > self.max_messages:
+                dropped = depth - self.max_messages
+                cur = db.execute(
+                    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?) RETURNING seq",
+                    (dropped,),
+                )
+                seqs = [r[0] for r in cur.fetchall() if r[0] is not None]
+                if seqs:
+                    last_dropped = max(last_dropped, max(seqs))
+                depth -= dropped
+            db.executemany(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                [
+                    ("next_seq", seq),
+                    ("dropped_total", self.dropped_total + dropped),
+                    ("last_dropped_seq", last_dropped),
+                ],
+            )
+            db.execute("COMMIT")
+        except sqlite3.Error as e:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"cannot write the outbox {self.path}: {e}") from None
+        self.next_seq = seq
+        self.depth = depth
+        self.dropped_total += dropped
+        self.last_dropped_seq = last_dropped
+        return dropped
+
+    # -- read / ack --------------------------------------------------------
+    async def fetch(self, after_id: int, limit: int) -> list[Row]:
+        """The next ``limit`` messages with row id above ``after_id``, oldest first."""
+        return await self._run(self._fetch_sync, after_id, limit)
+
+    def _fetch_sync(self, after_id: int, limit: int) -> list[Row]:
+        cur = self.db.execute(
+            "SELECT id, seq, topic, payload, retain FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+        )
+        return [Row(r[0], r[1], r[2], r[3], bool(r[4])) for r in cur.fetchall()]
+
+    async def remove(self, ids: Iterable[int]) -> None:
+        """Delete acknowledged messages (a lost delete only means a duplicate with the same seq)."""
+        id_list = list(ids)
+        if not id_list:
+            return
+        await self._run(self._remove_sync, id_list)
+        self.metrics.set("outbox_depth", self.depth)
+        self.changed.set()
+
+    def _remove_sync(self, ids: list[int]) -> None:
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            cur = db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+            db.execute("COMMIT")
+        except sqlite3.Error as e:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"cannot write the outbox {self.path}: {e}") from None
+        self.depth -= max(cur.rowcount, 0)
+
+    # -- local store -------------------------------------------------------
+    async def retained_payloads(self, prefix: str) -> list[tuple[str, bytes]]:
+        return await self._run(self._retained_sync, prefix)
+
+    def _retained_sync(self, prefix: str) -> list[tuple[str, bytes]]:
+        cur = self.db.execute(
+            "SELECT topic, payload FROM retained WHERE topic >= ? AND topic < ? ORDER BY topic",
+            (prefix, prefix + "\uffff"),
+        )
+        return [(r[0], r[1]) for r in cur.fetchall()]
+
+
+def outbox_path(state_dir: str | os.PathLike[str]) -> Path:
+    return Path(state_dir) / "outbox.sqlite3"
+
+
+def read_retained(state_dir: str | os.PathLike[str], prefix: str) -> list[tuple[str, bytes]]:
+    """Read the local store without starting the sensor (for ``sensor inventory``)."""
+    path = outbox_path(state_dir)
+    if not path.exists():
+        return []
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            cur = db.execute(
+                "SELECT topic, payload FROM retained WHERE topic >= ? AND topic < ? ORDER BY topic",
+                (prefix, prefix + "\uffff"),
+            )
+            return [(r[0], r[1]) for r in cur.fetchall()]
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot read the local store {path}: {e}") from None

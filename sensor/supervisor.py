@@ -1,0 +1,255 @@
+"""The supervisor: one asyncio process, one TaskGroup of named tasks.
+
+Start order: outbox, then the publisher, then the sources. Stop order (SIGTERM,
+SIGINT): sources first, then whatever they queued is committed to the outbox,
+then the publisher gets a short grace for in-flight PUBACKs. A source that fails
+is logged and retried with capped, jittered backoff; it never takes the others
+down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from typing import Any
+
+import structlog
+
+from sensor import __version__
+from sensor.backoff import Backoff
+from sensor.config import Config
+from sensor.errors import SensorError, SourceError
+from sensor.facts import Snapshot
+from sensor.metrics import Metrics
+from sensor.observations import Observation, health_obs
+from sensor.publish.mqtt import Publisher
+from sensor.publish.outbox import Outbox, outbox_path, rfc3339
+from sensor.sources import Source, SourceContext, build_sources
+
+OBSERVATION_QUEUE = 2000
+SNAPSHOT_QUEUE = 64
+STOP_BUDGET = 8.0  # seconds: SIGTERM must end the process within 10 s
+
+log = structlog.get_logger("sensor.supervisor")
+
+
+class Supervisor:
+    def __init__(self, cfg: Config, *, sources: list[Source] | None = None) -> None:
+        self.cfg = cfg
+        self.metrics = Metrics()
+        self.sources = build_sources(cfg) if sources is None else sources
+        self.observations: asyncio.Queue[Observation] = asyncio.Queue(OBSERVATION_QUEUE)
+        self.snapshots: asyncio.Queue[Snapshot] | None = None
+        self.outbox = Outbox(
+            outbox_path(cfg.sensor.state_dir),
+            site=cfg.sensor.site,
+            sensor_id=cfg.sensor.id,
+            max_messages=cfg.outbox.max_messages,
+            metrics=self.metrics,
+        )
+        self.publisher: Publisher | None = None
+        self.stop_event = asyncio.Event()
+        self.started_at = time.time()
+        self.failures: dict[str, str] = {}
+        self.exit_reason = ""
+
+    # -- stages -------------------------------------------------------------
+    async def _writer(self) -> None:
+        """Move observations from the queue into the outbox, many per commit."""
+        while True:
+            first = await self.observations.get()
+            batch = [first]
+            while len(batch) < 5000:
+                try:
+                    batch.append(self.observations.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
+            try:
+                await self.outbox.append(batch)
+            finally:
+                for _ in batch:
+                    self.observations.task_done()
+
+    def _context(self, name: str) -> SourceContext:
+        return SourceContext(name, self.observations, self.snapshots, self.metrics)
+
+    async def _run_source(self, src: Source) -> None:
+        """Run ``src`` every ``interval``; on failure retry with backoff, never give up."""
+        ctx = self._context(src.name)
+        backoff = Backoff(base=min(5.0, src.interval), cap=src.interval)
+        loop = asyncio.get_running_loop()
+        next_start = loop.time()
+        while True:
+            ok = await self._one_cycle(src, ctx)
+            now = loop.time()
+            if ok:
+                backoff.reset()
+                next_start += src.interval
+                if next_start < now:
+                    skipped = int((now - next_start) // src.interval) + 1
+                    ctx.log.warning(
+                        "cycle took longer than its interval: skipping cycles",
+                        interval_s=src.interval,
+                        skipped=skipped,
+                    )
+                    ctx.metrics.inc(f"cycles_skipped.{src.name}", skipped)
+                    next_start += skipped * src.interval
+                delay = next_start - now
+            else:
+                delay = backoff.next()
+                next_start = now + delay
+                ctx.log.info("retrying after backoff", retry_in_s=round(delay, 1))
+            await asyncio.sleep(delay)
+
+    async def _one_cycle(self, src: Source, ctx: SourceContext) -> bool:
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(src.deadline):
+                await src.cycle(ctx)
+        except TimeoutError:
+            msg = f"did not finish within its deadline of {src.deadline:g}s"
+            ctx.log.warning("cycle failed", error=msg)
+        except SourceError as e:
+            msg = str(e)
+            ctx.log.warning("cycle failed", error=msg)
+        except Exception as e:
+            # A bug, not a bad switch: keep the traceback, restart the source.
+            msg = f"crashed: {type(e).__name__}: {e}"
+            ctx.log.exception("source crashed; it will be restarted")
+            self.metrics.inc(f"source_restarts.{src.name}")
+        else:
+            self.metrics.inc(f"cycles.{src.name}")
+            self.failures.pop(src.name, None)
+            return True
+        finally:
+            self.metrics.set(f"cycle_seconds.{src.name}", round(time.monotonic() - started, 3))
+        self.metrics.inc(f"cycle_errors.{src.name}")
+        self.failures[src.name] = msg
+        return False
+
+    def health_data(self) -> dict[str, Any]:
+        now = time.time()
+        data: dict[str, Any] = {
+            "version": __version__,
+            "started_at": rfc3339(self.started_at),
+            "uptime_s": round(now - self.started_at, 1),
+            "outbox_depth": self.outbox.depth,
+            "outbox_max": self.outbox.max_messages,
+            "outbox_dropped_total": self.outbox.dropped_total,
+            "outbox_last_dropped_seq": self.outbox.last_dropped_seq,
+            "observation_queue": self.observations.qsize(),
+            "sources": len(self.sources),
+            "failing_sources": dict(sorted(self.failures.items())),
+            "counters": self.metrics.snapshot(),
+        }
+        if self.publisher is not None:
+            data["hub_connected"] = self.publisher.connected.is_set()
+            data["hub_last_error"] = str(self.publisher.last_error) if self.publisher.last_error else None
+        return data
+
+    async def emit_health(self) -> None:
+        await self.observations.put(health_obs(self.health_data(), time.time()))
+
+    async def _health_loop(self) -> None:
+        while True:
+            await self.emit_health()
+            await asyncio.sleep(self.cfg.sensor.health_interval)
+
+    # -- lifecycle ------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        log.info("stopping", signal=sig.name)
+        self.stop_event.set()
+
+    async def run(self, *, once: bool = False, drain_timeout: float | None = None) -> int:
+        """Run until stopped (or one cycle with ``once``); returns the exit code."""
+        await self.outbox.open()
+        log.info(
+            "sensor starting",
+            version=__version__,
+            sensor=self.cfg.sensor.id,
+            site=self.cfg.sensor.site,
+            sources=[s.name for s in self.sources],
+            outbox_depth=self.outbox.depth,
+            next_seq=self.outbox.next_seq,
+        )
+        try:
+            async with asyncio.TaskGroup() as tg:
+                writer = tg.create_task(self._writer(), name="outbox-writer")
+                pub_task = None
+                if self.cfg.mqtt is not None:
+                    self.publisher = Publisher(
+                        self.cfg.mqtt, self.outbox, site=self.cfg.sensor.site,
+                        sensor_id=self.cfg.sensor.id, metrics=self.metrics,
+                    )
+                    pub_task = tg.create_task(self.publisher.run(), name="publisher")
+                if once:
+                    code = await self._once(drain_timeout)
+                else:
+                    await self._forever(tg)
+                    code = 0
+                # Stop order: sources are done; commit what they queued, then the publisher.
+                await asyncio.wait_for(self.observations.join(), timeout=STOP_BUDGET / 2)
+                if self.publisher is not None and pub_task is not None:
+                    await self.publisher.stop(grace=0 if once else 2.0)
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(pub_task), timeout=2.0)
+                    pub_task.cancel()
+                writer.cancel()
+        finally:
+            await self.outbox.close()
+        log.info("sensor stopped", outbox_depth=self.outbox.depth, next_seq=self.outbox.next_seq)
+        return code
+
+    async def _forever(self, tg: asyncio.TaskGroup) -> None:
+        tasks = [tg.create_task(self._run_source(s), name=s.name) for s in self.sources]
+        tasks.append(tg.create_task(self._health_loop(), name="health"))
+        await self.stop_event.wait()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # The last word before stopping: final counters, committed like everything else.
+        await self.emit_health()
+
+    async def _once(self, drain_timeout: float | None) -> int:
+        async with asyncio.TaskGroup() as tg:
+            for s in self.sources:
+                tg.create_task(self._one_cycle(s, self._context(s.name)), name=s.name)
+        await self.emit_health()
+        await self.observations.join()
+        reasons = [f"{name}: {msg}" for name, msg in sorted(self.failures.items())]
+        if self.publisher is not None and self.cfg.mqtt is not None:
+            wait = self.cfg.mqtt.drain_timeout if drain_timeout is None else drain_timeout
+            if not await self.publisher.drained(wait):
+                err = self.publisher.last_error
+                why = str(err) if err else f"hub {self.publisher.where} did not acknowledge in time"
+                reasons.append(
+                    f"{why}; {self.outbox.depth} messages wait in the outbox and will be sent by the next run"
+                )
+        if reasons:
+            self.exit_reason = "; ".join(reasons)
+            return 1
+        return 0
+
+
+async def run_sensor(cfg: Config, *, once: bool = False, drain_timeout: float | None = None) -> tuple[int, str]:
+    """Run the sensor; returns the exit code and, when non-zero, a one-line reason."""
+    sup = Supervisor(cfg)
+    sup.install_signal_handlers()
+    try:
+        code = await sup.run(once=once, drain_timeout=drain_timeout)
+        return code, sup.exit_reason
+    except SensorError:
+        raise
+    except BaseExceptionGroup as eg:
+        # Surface our own error (e.g. a store that cannot be opened) without a traceback.
+        for e in eg.exceptions:
+            if isinstance(e, SensorError):
+                raise e from None
+        raise

@@ -1,0 +1,62 @@
+"""A synthetic source for the publishing tests: it emits numbered events.
+
+The switches are not what these tests are about; the outbox, the publisher and a
+real Mosquitto are. Run as a script, it is a whole sensor process whose only
+source is this stream (so it can be SIGKILLed and SIGTERMed like the real one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+from sensor import log as sensor_log
+from sensor.config import load_config
+from sensor.observations import event_obs
+from sensor.sources import SourceContext
+from sensor.supervisor import Supervisor
+
+
+class StreamSource:
+    name = "test-stream"
+    interval = 3600.0
+    deadline = 3600.0
+
+    def __init__(self, total: int, rate: float = 0.0) -> None:
+        self.total = total
+        self.rate = rate
+
+    async def cycle(self, ctx: SourceContext) -> None:
+        for i in range(self.total):
+            await ctx.emit(event_obs({"event": "test", "i": i}, time.time()))
+            if self.rate:
+                await asyncio.sleep(1 / self.rate)
+        ctx.log.info("stream emitted", total=self.total)
+
+
+async def _main(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    sup = Supervisor(cfg, sources=[StreamSource(args.total, args.rate)])
+    sup.install_signal_handlers()
+    code = await sup.run(once=args.once, drain_timeout=args.drain_timeout)
+    if code:
+        print(sup.exit_reason, file=sys.stderr)
+    return code
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--config", required=True)
+    p.add_argument("--total", type=int, default=1000)
+    p.add_argument("--rate", type=float, default=0.0)
+    p.add_argument("--once", action="store_true")
+    p.add_argument("--drain-timeout", type=float, default=None)
+    args = p.parse_args()
+    sensor_log.configure("info", json=True)
+    sys.exit(asyncio.run(_main(args)))
+
+
+if __name__ == "__main__":
+    main()
