@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 
@@ -20,7 +21,7 @@ class Backoff:
 
     def next(self, cap: float | None = None) -> float:
         limit = self.cap if cap is None else cap
-        ceiling = min(limit, self.base * (2 ** min(self.attempt, 30)))
+        ceiling = min(limit, math.ldexp(self.base, min(self.attempt, 30)))
         self.attempt += 1
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 

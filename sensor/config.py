@@ -16,7 +16,7 @@ import os
 import re
 import socket
 import stat
-import sys
+import tomllib  # Python >= 3.11 only: Debian 12 and Raspberry Pi OS Bookworm ship 3.11
 import types
 import typing
 from collections.abc import Iterable
@@ -26,11 +26,6 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from sensor.errors import ConfigError, SecretError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Debian 12 and Raspberry Pi OS ship 3.11
-    import tomli as tomllib
 
 
 class Duration(float):
@@ -82,7 +77,7 @@ class Base(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     pass
 
 
-class SensorSection(Base):
+class SensorSection(Base, frozen=True):
     site: Name
     id: Name = msgspec.field(default_factory=_default_sensor_id)
     state_dir: str = msgspec.field(default_factory=_default_state_dir)
@@ -90,7 +85,7 @@ class SensorSection(Base):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-class MqttSection(Base):
+class MqttSection(Base, frozen=True):
     host: str
     port: Port | None = None  # 1883, or 8883 with TLS
     tls: bool = False
@@ -110,16 +105,17 @@ class MqttSection(Base):
         return self.port if self.port is not None else (8883 if self.tls else 1883)
 
 
-class OutboxSection(Base):
+class OutboxSection(Base, frozen=True):
     max_messages: Annotated[int, msgspec.Meta(ge=100)] = 500_000
 
 
 SnmpVersion = Literal["1", "2c", "3"]
 AuthProtocol = Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"]
-PrivProtocol = Literal["des", "aes128", "aes192", "aes256"]
+# aes192/aes256: net-snmp's key extension (Blumenthal); aes192c/aes256c: Cisco's (Reeder).
+PrivProtocol = Literal["des", "aes128", "aes192", "aes256", "aes192c", "aes256c"]
 
 
-class SnmpSection(Base):
+class SnmpSection(Base, frozen=True):
     """SNMP access to one switch, or a named profile shared by several."""
 
     profile: str | None = None
@@ -140,7 +136,7 @@ class SnmpSection(Base):
     max_rows: Annotated[int, msgspec.Meta(ge=1)] = 100_000
 
 
-class SwitchSection(Base):
+class SwitchSection(Base, frozen=True):
     name: Name
     host: str
     methods: list[Literal["snmp"]] = msgspec.field(default_factory=lambda: ["snmp"])
@@ -150,11 +146,11 @@ class SwitchSection(Base):
     snmp: SnmpSection | None = None
 
 
-class PollSection(Base):
+class PollSection(Base, frozen=True):
     max_concurrent_switches: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 16
 
 
-class Config(Base):
+class Config(Base, frozen=True):
     sensor: SensorSection
     mqtt: MqttSection | None = None
     outbox: OutboxSection = msgspec.field(default_factory=OutboxSection)
@@ -208,8 +204,9 @@ def read_secret(path: str) -> str:
 # --- line numbers ---------------------------------------------------------
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEYLINE = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
-_KEYPART = re.compile(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""")
+_KEYPART_RE = r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'"""
+_KEYLINE = re.compile(rf"^\s*((?:{_KEYPART_RE})(?:\s*\.\s*(?:{_KEYPART_RE}))*)\s*=")
+_KEYPART = re.compile(_KEYPART_RE)
 
 KeyPath = tuple[str | int, ...]
 
@@ -338,10 +335,7 @@ def _unwrap_optional(tp: Any) -> Any:
 
 def _check_value(tp: Any, value: Any, path: KeyPath, out: _Collector) -> None:
     inner = _unwrap_optional(tp)
-    if typing.get_origin(inner) is Annotated:
-        base = typing.get_args(inner)[0]
-    else:
-        base = inner
+    base = typing.get_args(inner)[0] if typing.get_origin(inner) is Annotated else inner
     st = _struct_type(base)
     if st is not None:
         _check_struct(st, value, path, out)
@@ -399,7 +393,8 @@ def _semantic_checks(cfg: Config, out: _Collector) -> None:
     for i, sw in enumerate(cfg.switch):
         p: KeyPath = ("switch", i)
         if sw.name in seen:
-            out.add((*p, "name"), f'"{sw.name}" is already the name of switch[{seen[sw.name] + 1}]: names must be unique')
+            first = seen[sw.name] + 1
+            out.add((*p, "name"), f'"{sw.name}" is already the name of switch[{first}]: names must be unique')
         seen.setdefault(sw.name, i)
         if "snmp" in sw.methods and sw.snmp is None:
             out.add(p, 'methods lists "snmp" but there is no [switch.snmp] table for this switch')
@@ -440,7 +435,10 @@ def _check_snmp(s: SnmpSection, p: KeyPath, cfg: Config, out: _Collector) -> Non
             if getattr(s, key) and not getattr(s, proto):
                 out.add(p, f"{key} is set but {proto} is missing")
         if s.community_file:
-            out.add((*p, "community_file"), 'SNMP v3 uses user and keys, not a community: remove community_file or use version = "2c"')
+            out.add(
+                (*p, "community_file"),
+                'SNMP v3 uses user and keys, not a community: remove community_file or use version = "2c"',
+            )
     elif s.user or s.auth_key_file or s.priv_key_file:
         out.add(p, f'user/auth/priv keys are SNMP v3 settings but version is "{s.version}"')
 
@@ -522,7 +520,9 @@ def summary_lines(cfg: Config) -> Iterable[str]:
     else:
         m = cfg.mqtt
         auth = f" as {m.username}" if m.username else ""
-        yield f"hub: mqtt{'s' if m.tls else ''}://{m.host}:{m.effective_port}{auth}, topics under {m.topic_prefix}/{cfg.sensor.site}/{cfg.sensor.id}"
+        scheme = "mqtts" if m.tls else "mqtt"
+        topics = f"{m.topic_prefix}/{cfg.sensor.site}/{cfg.sensor.id}"
+        yield f"hub: {scheme}://{m.host}:{m.effective_port}{auth}, topics under {topics}"
     yield f"switches: {len(cfg.switch)}"
     for sw in cfg.switch:
         how = ", ".join(sw.methods)

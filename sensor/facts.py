@@ -96,3 +96,4 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     lldp: tuple[LldpNeighbor, ...] = ()
     tables_ok: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # how data was interpreted (fallbacks taken), not failures

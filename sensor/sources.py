@@ -64,6 +64,11 @@ class Source(Protocol):
         ...
 
     @property
+    def continuous(self) -> bool:
+        """True for a listener whose cycle is one window of a stream: cycles run back to back."""
+        ...
+
+    @property
     def deadline(self) -> float:
         """Seconds one cycle may take before it is cancelled and counted as failed."""
         ...
@@ -75,5 +80,6 @@ class Source(Protocol):
 
 def build_sources(cfg: Config) -> list[Source]:
     """Every source the configuration asks for, in start order."""
+
     sources: list[Source] = []
     return sources

@@ -84,7 +84,10 @@ class Supervisor:
         while True:
             ok = await self._one_cycle(src, ctx)
             now = loop.time()
-            if ok:
+            if ok and getattr(src, "continuous", False):
+                backoff.reset()
+                next_start, delay = now, 0.0
+            elif ok:
                 backoff.reset()
                 next_start += src.interval
                 if next_start < now:

@@ -51,7 +51,7 @@ def test_produced_while_broker_down_then_all_delivered(tmp_path: Path, write_con
     cfg = write_config(mqtt_port=broker.port)
     # Broker down: 1,000 observations go into the outbox and the run says why it could not send.
     p = stream_proc(cfg, 1000, once=True, drain=2)
-    out, err = p.communicate(timeout=60)
+    _, err = p.communicate(timeout=60)
     assert p.returncode == 1, err
     assert "not reachable" in err and "1001 messages wait in the outbox" in err
     assert len(outbox_rows(tmp_path / "state")) == 1001  # 1,000 events + 1 health

@@ -23,6 +23,7 @@ class StreamSource:
     name = "test-stream"
     interval = 3600.0
     deadline = 3600.0
+    continuous = False
 
     def __init__(self, total: int, rate: float = 0.0) -> None:
         self.total = total

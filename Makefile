@@ -1,0 +1,54 @@
+# edge-sensor: `make demo` and `make test` do all set-up themselves on Debian 12 (as root).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := python3 python3-venv python3-dev gcc openssl mosquitto mosquitto-clients snmpd snmp \
+	lldpd softflowd openssh-server tcpdump iproute2 iputils-ping procps
+STAMP := $(VENV)/.installed
+
+.PHONY: all setup apt test lint pytest demo bench lab-up lab-down clean lock
+
+all: test
+
+# Debian packages, installed only when missing (apt-get needs root).
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "run as root (or install: $$missing)" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@# The Debian packages start system-wide daemons we do not want; our tests start their own.
+	@for s in mosquitto snmpd lldpd; do systemctl disable --now $$s >/dev/null 2>&1 || true; done
+
+$(STAMP): pyproject.toml constraints.txt
+	$(MAKE) apt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check sensor collectors tests bench
+	$(VENV)/bin/mypy --strict sensor collectors
+
+pytest: setup
+	$(VENV)/bin/pytest -q
+
+test: lint pytest
+
+demo: setup
+	lab/demo
+
+bench: setup
+	$(PY) bench/publish.py
+
+# Pin what the venv has now (run after changing dependencies in pyproject.toml).
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Namespace lab tests and the reusable helpers in labkit."""
