@@ -48,3 +48,20 @@ def configure(level: str = "info", stream: TextIO | None = None, json: bool | No
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
+    # Libraries (paho, aiomqtt, pysnmp, asyncio) log through the standard library:
+    # render their lines the same way, at warning and above unless we debug.
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                _mask_secrets,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if level == "debug" else logging.WARNING)

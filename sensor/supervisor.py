@@ -36,6 +36,8 @@ log = structlog.get_logger("sensor.supervisor")
 
 
 class Supervisor:
+    retry_base = 5.0  # seconds before the first retry of a failed cycle; doubles up to the interval
+
     def __init__(self, cfg: Config, *, sources: list[Source] | None = None) -> None:
         self.cfg = cfg
         self.metrics = Metrics()
@@ -78,7 +80,7 @@ class Supervisor:
     async def _run_source(self, src: Source) -> None:
         """Run ``src`` every ``interval``; on failure retry with backoff, never give up."""
         ctx = self._context(src.name)
-        backoff = Backoff(base=min(5.0, src.interval), cap=src.interval)
+        backoff = Backoff(base=min(self.retry_base, src.interval), cap=src.interval)
         loop = asyncio.get_running_loop()
         next_start = loop.time()
         while True:
@@ -218,12 +220,15 @@ class Supervisor:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         # The last word before stopping: final counters, committed like everything else.
+        await asyncio.wait_for(self.observations.join(), timeout=STOP_BUDGET / 2)
         await self.emit_health()
 
     async def _once(self, drain_timeout: float | None) -> int:
         async with asyncio.TaskGroup() as tg:
             for s in self.sources:
                 tg.create_task(self._one_cycle(s, self._context(s.name)), name=s.name)
+        # Health last, once everything before it is committed, so its counters are final.
+        await self.observations.join()
         await self.emit_health()
         await self.observations.join()
         reasons = [f"{name}: {msg}" for name, msg in sorted(self.failures.items())]
