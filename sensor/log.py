@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -16,7 +17,7 @@ import structlog
 _SECRET_WORDS = ("password", "community", "secret", "auth_key", "priv_key", "passphrase")
 
 
-def _mask_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
         if any(w in key for w in _SECRET_WORDS) and not key.endswith("_file"):
             event[key] = "***"

@@ -251,3 +251,34 @@ def test_no_hub_keeps_everything_in_local_store(tmp_path: Path, write_config: Ca
     assert asyncio.run(go()) == 0
     rows = outbox_rows(tmp_path / "state")
     assert [s for _, s in rows] == list(range(1, 202))
+
+
+def test_tls_client_certificate(tmp_path: Path, write_config: Callable[..., Path]) -> None:
+    tls = make_tls_files(tmp_path / "pki")
+    broker = Mosquitto(tmp_path / "broker", tls={**tls, "require_certificate": True})
+    broker.start()
+    try:
+        body = f"""
+            [mqtt]
+            host = "127.0.0.1"
+            port = {broker.port}
+            tls = true
+            ca_file = "{tls['ca']}"
+            drain_timeout = "5s"
+        """
+        # Without the client certificate the broker refuses the TLS handshake...
+        cfg = write_config(body)
+        r = subprocess.run([sys.executable, "-m", "sensor.cli", "run", "--config", str(cfg), "--once"],
+                           cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1 and "hub 127.0.0.1" in r.stderr
+        # ...with it, the sensor connects and delivers.
+        cfg = write_config(body + f"""
+            cert_file = "{tls['client_cert']}"
+            key_file = "{tls['client_key']}"
+        """)
+        r = subprocess.run([sys.executable, "-m", "sensor.cli", "run", "--config", str(cfg), "--once"],
+                           cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "closet-2b" in broker.log()
+    finally:
+        broker.stop()

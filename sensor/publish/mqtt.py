@@ -153,6 +153,8 @@ class Publisher:
                     finally:
                         self.connected.clear()
                         self.metrics.set("hub_connected", 0)
+                        # Acknowledged before the drop: delete now, or they would be sent twice.
+                        await self.flush_acks()
                         if self._stopping:
                             with contextlib.suppress(aiomqtt.MqttError, asyncio.TimeoutError):
                                 await client.publish(

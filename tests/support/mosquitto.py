@@ -36,7 +36,7 @@ class Mosquitto:
     """One broker process; ``start``/``stop``/``restart`` keep port and persistence."""
 
     def __init__(self, workdir: Path, *, port: int | None = None, password: tuple[str, str] | None = None,
-                 tls: dict[str, str] | None = None, persistence: bool = True) -> None:
+                 tls: dict[str, str | bool] | None = None, persistence: bool = True) -> None:
         if shutil.which("mosquitto") is None:
             raise RuntimeError("mosquitto is not installed: run `make test` (it installs it) or apt-get install mosquitto")
         self.workdir = workdir
@@ -73,6 +73,8 @@ class Mosquitto:
             lines.append("allow_anonymous true")
         if self.tls:
             lines += [f"cafile {self.tls['ca']}", f"certfile {self.tls['cert']}", f"keyfile {self.tls['key']}"]
+            if self.tls.get("require_certificate"):
+                lines += ["require_certificate true", "use_identity_as_username true"]
         self.conf_path.write_text("\n".join(lines) + "\n")
 
     def start(self) -> None:
@@ -120,6 +122,11 @@ def make_tls_files(workdir: Path) -> dict[str, str]:
     ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost")
     ossl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
          "-out", str(cert), "-days", "2", "-extfile", str(ext))
-    for p in (ca_key, key):
+    # A client certificate too, for brokers that require one.
+    ckey, ccsr, ccert = workdir / "client.key", workdir / "client.csr", workdir / "client.pem"
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ckey), "-out", str(ccsr), "-subj", "/CN=closet-2b")
+    ossl("x509", "-req", "-in", str(ccsr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+         "-out", str(ccert), "-days", "2")
+    for p in (ca_key, key, ckey):
         os.chmod(p, 0o600)
-    return {"ca": str(ca), "cert": str(cert), "key": str(key)}
+    return {"ca": str(ca), "cert": str(cert), "key": str(key), "client_cert": str(ccert), "client_key": str(ckey)}
