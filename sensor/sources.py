@@ -80,6 +80,8 @@ class Source(Protocol):
 
 def build_sources(cfg: Config) -> list[Source]:
     """Every source the configuration asks for, in start order."""
+    from sensor.snmp_source import snmp_sources  # pysnmp loads only when switches are polled
 
     sources: list[Source] = []
+    sources.extend(snmp_sources(cfg.switch, cfg.poll.max_concurrent_switches))
     return sources

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Walk the same SNMP columns with the sensor's collector and with net-snmp's snmpbulkwalk, side by side.
+
+    .venv/bin/python bench/snmp_walk.py                 # snmpsim serving the largest corpus recording
+    .venv/bin/python bench/snmp_walk.py --lab           # also the lab's dist snmpd (lab/up first)
+    .venv/bin/python bench/snmp_walk.py --profile       # plus where the collector's CPU time goes
+
+Prints wall time, CPU time, varbinds and varbinds/s for each, and the ratio sensor/net-snmp.
+Both walk every column of the collector's tables (collectors/snmp/oids.py) with max-repetitions 20;
+net-snmp walks them one column per process, one after the other, the collector walks them as it
+polls (several columns per request, tables concurrently). CPU time is what each side burns:
+the collector's process time, and the summed user+sys time of the snmpbulkwalk children.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import os
+import pstats
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from collectors.snmp import oids  # noqa: E402
+from collectors.snmp.client import Credentials, Session, Target, WalkStats, close_engines  # noqa: E402
+
+CORPUS = REPO.parent / "shared" / "corpus" / "snmp"
+COLUMNS = {name: o for table in oids.TABLES.values() for name, o in table.items()}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_snmpsim(device: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    data = workdir / "data"
+    data.mkdir()
+    shutil.copyfile(CORPUS / device / "device.snmprec", data / f"{device}.snmprec")
+    port = free_port()
+    argv = [str(Path(sys.executable).parent / "snmpsim-command-responder"), f"--data-dir={data}",
+            f"--agent-udpv4-endpoint=127.0.0.1:{port}", f"--cache-dir={workdir / 'cache'}", "--logging-method=null"]
+    if os.geteuid() == 0:
+        argv += ["--process-user=root", "--process-group=root"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(300):
+        r = subprocess.run(["snmpget", "-v2c", "-c", device, "-t", "0.5", "-r", "0", f"127.0.0.1:{port}",
+                            "1.3.6.1.2.1.1.3.0"], capture_output=True, env={**os.environ, "MIBS": ""})
+        if r.returncode == 0:
+            return proc, port
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    raise SystemExit("snmpsim did not start")
+
+
+def netsnmp(host: str, port: int, community: str, prefix: list[str]) -> dict[str, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    varbinds = 0
+    for o in COLUMNS.values():
+        res = subprocess.run([*prefix, "snmpbulkwalk", "-v2c", "-c", community, "-Cr20", "-On", "-t", "5",
+                              f"udp:{host}:{port}", ".".join(map(str, o))],
+                             capture_output=True, text=True, env={**os.environ, "MIBS": ""})
+        varbinds += sum(1 for line in res.stdout.splitlines() if line.startswith(".") and " = " in line
+                        and "No Such" not in line and "No more" not in line)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": wall, "cpu": cpu, "varbinds": varbinds}
+
+
+async def _collector_walk(host: str, port: int, community: str) -> WalkStats:
+    stats = WalkStats()
+    s = Session(Target(host, port, timeout=5, max_repetitions=20), Credentials("2c", community=community), stats)
+    await asyncio.gather(*(s.walk(cols) for cols in oids.TABLES.values()))
+    close_engines()
+    return stats
+
+
+def collector(host: str, port: int, community: str, profile: bool) -> dict[str, float]:
+    prof = cProfile.Profile() if profile else None
+    t0, c0 = time.perf_counter(), time.process_time()
+    if prof:
+        prof.enable()
+    stats = asyncio.run(_collector_walk(host, port, community))
+    if prof:
+        prof.disable()
+    out = {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0, "varbinds": stats.varbinds,
+           "requests": stats.requests}
+    if prof:
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(18)
+        print(buf.getvalue())
+    return out
+
+
+def row(label: str, r: dict[str, float]) -> str:
+    return (f"{label:<34} {r['wall']:7.2f} s {r['cpu']:7.2f} s {int(r['varbinds']):9d} "
+            f"{r['varbinds'] / r['wall']:9.0f} {r['varbinds'] / max(r['cpu'], 1e-9):10.0f}")
+
+
+def report(agent: str, ours: dict[str, float], theirs: dict[str, float]) -> None:
+    print(f"\n{agent}")
+    print(f"{'walker':<34} {'wall':>9} {'CPU':>9} {'varbinds':>9} {'vb/s wall':>9} {'vb/CPU-s':>10}")
+    print(row("sensor collector (pysnmp)", ours))
+    print(row("net-snmp snmpbulkwalk (C)", theirs))
+    print(f"{'ratio sensor/net-snmp':<34} {ours['wall'] / theirs['wall']:7.2f} x {ours['cpu'] / theirs['cpu']:7.2f} x")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="ciscosb_sg550x-8f8t", help="corpus recording to serve (default: largest)")
+    ap.add_argument("--lab", action="store_true", help="also walk the lab's dist snmpd from es-mgmt")
+    ap.add_argument("--profile", action="store_true", help="cProfile the collector's walk")
+    ap.add_argument("--target", help=argparse.SUPPRESS)  # host:port:community-file (used for --lab)
+    a = ap.parse_args()
+
+    if a.target:  # inside es-mgmt: print the two results as JSON
+        host, port, cfile = a.target.split(":", 2)
+        community = Path(cfile).read_text().strip()
+        print(json.dumps({"ours": collector(host, int(port), community, False),
+                          "theirs": netsnmp(host, int(port), community, [])}))
+        return 0
+
+    if CORPUS.is_dir():
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, port = start_snmpsim(a.device, Path(tmp))
+            try:
+                ours = collector("127.0.0.1", port, a.device, a.profile)
+                theirs = netsnmp("127.0.0.1", port, a.device, [])
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=10)
+        report(f"snmpsim serving {a.device} (127.0.0.1:{port}); the agent itself is the bottleneck for wall time",
+               ours, theirs)
+    else:
+        print(f"corpus not found at {CORPUS}: skipping the snmpsim run")
+
+    if a.lab:
+        lab = Path("/run/edge-sensor-lab/lab.json")
+        if not lab.exists():
+            print("lab is not up (sudo lab/up): skipping the snmpd run")
+            return 0
+        truth = json.loads(lab.read_text())
+        dist = next(s for s in truth["switches"] if s["name"] == "dist")
+        res = subprocess.run(["ip", "netns", "exec", "es-mgmt", sys.executable, __file__, "--target",
+                              f"{dist['mgmt_ip']}:{dist['snmp_port']}:{truth['credentials']['community_file']}"],
+                             capture_output=True, text=True, check=True)
+        r = json.loads(res.stdout.splitlines()[-1])
+        report(f"lab snmpd on dist ({dist['mgmt_ip']}), from es-mgmt", r["ours"], r["theirs"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

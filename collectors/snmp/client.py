@@ -1,0 +1,438 @@
+"""Thin SNMP I/O on pysnmp 7's asyncio engine: GET, and table walks we drive ourselves.
+
+Everything here is about talking to one agent: credentials, requests, retries,
+walking columns with GETBULK (or GETNEXT), detecting agents that loop, and turning
+pysnmp's error indications into one-line messages. What the answers mean is decided
+in ``decode``.
+
+Speed: pysnmp's high-level API resolves every varbind through its MIB machinery even
+with ``lookupMib=False``; the walks here call the RFC 3413 command generators
+directly with numeric OIDs, request several columns per PDU, and convert values to
+plain Python once. One SnmpEngine per event loop serves every v1/v2c switch; SNMPv3
+switches share an engine per distinct credential set (the USM user table is keyed by
+user name, so two switches with the same user but different keys cannot share one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyasn1.type import univ
+from pysnmp.entity.engine import SnmpEngine
+from pysnmp.entity.rfc3413 import cmdgen
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    UdpTransportTarget,
+    UsmUserData,
+)
+from pysnmp.hlapi.v3arch.asyncio import auth as hlauth
+from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
+from pysnmp.hlapi.v3arch.asyncio.transport import Udp6TransportTarget
+from pysnmp.proto import errind
+from pysnmp.proto.rfc1902 import ObjectName
+
+from collectors.snmp.decode import OID, Column, Value
+from sensor.errors import SourceError, SwitchAuthError, SwitchUnreachable
+
+AUTH_PROTOCOLS: dict[str, Any] = {
+    "md5": hlauth.USM_AUTH_HMAC96_MD5,
+    "sha": hlauth.USM_AUTH_HMAC96_SHA,
+    "sha224": hlauth.USM_AUTH_HMAC128_SHA224,
+    "sha256": hlauth.USM_AUTH_HMAC192_SHA256,
+    "sha384": hlauth.USM_AUTH_HMAC256_SHA384,
+    "sha512": hlauth.USM_AUTH_HMAC384_SHA512,
+}
+# aes192/aes256 extend the key as net-snmp and most agents do (draft-blumenthal-aes-usm);
+# aes192c/aes256c are Cisco's variant (draft-reeder-snmpv3-usm-3desede key extension).
+PRIV_PROTOCOLS: dict[str, Any] = {
+    "des": hlauth.USM_PRIV_CBC56_DES,
+    "aes128": hlauth.USM_PRIV_CFB128_AES,
+    "aes192": hlauth.USM_PRIV_CFB192_AES_BLUMENTHAL,
+    "aes256": hlauth.USM_PRIV_CFB256_AES_BLUMENTHAL,
+    "aes192c": hlauth.USM_PRIV_CFB192_AES,
+    "aes256c": hlauth.USM_PRIV_CFB256_AES,
+}
+
+_NULL = univ.Null("")
+_NO_SUCH_NAME, _TOO_BIG = 2, 1
+_UNKNOWN_CONTEXT = "1.3.6.1.6.3.12.1.5.0"
+
+
+@dataclass(frozen=True, repr=False)
+class Credentials:
+    """How to authenticate to one agent. ``repr`` never shows a secret."""
+
+    version: str  # "1", "2c" or "3"
+    community: str = ""
+    user: str = ""
+    auth_protocol: str | None = None
+    auth_key: str | None = None
+    priv_protocol: str | None = None
+    priv_key: str | None = None
+    context: str = ""
+
+    def __repr__(self) -> str:
+        who = f"user={self.user!r}" if self.version == "3" else "community=<hidden>"
+        return f"Credentials(v{self.version}, {who}, context={self.context!r})"
+
+    def for_vlan(self, vlan: int) -> Credentials:
+        """Cisco per-VLAN bridge instance: ``community@vlan`` on v1/v2c, context ``vlan-N`` on v3."""
+        if self.version == "3":
+            return Credentials(**{**self.__dict__, "context": f"vlan-{vlan}"})
+        return Credentials(**{**self.__dict__, "community": f"{self.community}@{vlan}"})
+
+    @property
+    def security_level(self) -> str:
+        if self.priv_protocol:
+            return "authPriv"
+        return "authNoPriv" if self.auth_protocol else "noAuthNoPriv"
+
+    def engine_key(self) -> str:
+        if self.version != "3":
+            return "community"
+        h = hashlib.sha256()
+        for part in (self.user, self.auth_protocol, self.auth_key, self.priv_protocol, self.priv_key):
+            h.update(repr(part).encode() + b"\0")
+        return "usm:" + h.hexdigest()
+
+    def auth_data(self) -> CommunityData | UsmUserData:
+        if self.version in ("1", "2c"):
+            return CommunityData(self.community, mpModel=0 if self.version == "1" else 1)
+        return UsmUserData(
+            self.user,
+            authKey=self.auth_key if self.auth_protocol else None,
+            privKey=self.priv_key if self.priv_protocol else None,
+            authProtocol=AUTH_PROTOCOLS[self.auth_protocol] if self.auth_protocol else hlauth.USM_AUTH_NONE,
+            privProtocol=PRIV_PROTOCOLS[self.priv_protocol] if self.priv_protocol else hlauth.USM_PRIV_NONE,
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int = 161
+    timeout: float = 2.0
+    retries: int = 2
+    max_repetitions: int = 20
+    bulk: bool = True
+    max_rows: int = 100_000
+
+    @property
+    def where(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+# --- engines ---------------------------------------------------------------------------
+
+_ENGINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, SnmpEngine]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def engine_for(creds: Credentials) -> SnmpEngine:
+    """The engine of this event loop for these credentials (created once, then reused)."""
+    loop = asyncio.get_running_loop()
+    engines = _ENGINES.setdefault(loop, {})
+    key = creds.engine_key()
+    if key not in engines:
+        engines[key] = SnmpEngine()
+    return engines[key]
+
+
+def close_engines() -> None:
+    """Close the transports of this loop's engines (call before the loop ends)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    for engine in _ENGINES.pop(loop, {}).values():
+        engine.close_dispatcher()
+
+
+# --- values -----------------------------------------------------------------------------
+
+
+def to_python(value: Any) -> Value | None:
+    """A pysnmp value as bytes/int/str(OID); None for NULL and the v2 exceptions."""
+    if isinstance(value, univ.Null):  # pyasn1's Null is an OctetString: test it first
+        return None
+    if isinstance(value, univ.OctetString):
+        return bytes(value.asOctets())
+    if isinstance(value, univ.Integer):
+        return int(value)
+    if isinstance(value, univ.ObjectIdentifier):
+        return ".".join(str(x) for x in value.asTuple())
+    return None
+
+
+@dataclass
+class WalkStats:
+    requests: int = 0
+    varbinds: int = 0
+    bulk_fallback: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class TableError(SourceError):
+    """One table could not be read completely (the rest of the poll goes on)."""
+
+
+class _ColumnEnded(Exception):
+    """SNMPv1 GETNEXT noSuchName: the column at ``position`` (0-based) is past its end."""
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+
+
+# --- a session with one agent --------------------------------------------------------------
+
+
+class Session:
+    """Requests to one agent with one set of credentials.
+
+    ``walk`` and ``get`` raise SwitchUnreachable on timeout, SwitchAuthError when the
+    agent refuses the credentials, and SourceError for anything else, each with a
+    one-line message naming the agent.
+    """
+
+    def __init__(self, target: Target, creds: Credentials, stats: WalkStats | None = None,
+                 concurrency: int = 4) -> None:
+        self.target = target
+        self.creds = creds
+        self.stats = stats or WalkStats()
+        self.use_bulk = target.bulk and creds.version != "1"
+        self.max_repetitions = target.max_repetitions
+        self._addr_name: str | None = None
+        self._engine: SnmpEngine | None = None
+        self._limit = asyncio.Semaphore(concurrency)
+
+    def for_vlan(self, vlan: int) -> Session:
+        s = Session(self.target, self.creds.for_vlan(vlan), self.stats)
+        s.use_bulk, s.max_repetitions = self.use_bulk, self.max_repetitions
+        return s
+
+    async def _open(self) -> tuple[SnmpEngine, str]:
+        if self._engine is not None and self._addr_name is not None:
+            return self._engine, self._addr_name
+        engine = engine_for(self.creds)
+        cls = Udp6TransportTarget if ":" in self.target.host else UdpTransportTarget
+        try:
+            transport = await cls.create(
+                (self.target.host, self.target.port), timeout=self.target.timeout, retries=self.target.retries
+            )
+        except Exception as e:  # pysnmp wraps resolver errors in PySnmpError
+            raise SwitchUnreachable(f"cannot resolve {self.target.host}: {e}") from None
+        addr_name, _ = LCD.configure(engine, self.creds.auth_data(), transport, self.creds.context)
+        self._engine, self._addr_name = engine, addr_name
+        return engine, addr_name
+
+    # -- one request --
+
+    async def _request(self, kind: str, oids: Sequence[OID], max_repetitions: int = 0
+                       ) -> tuple[int, int, list[tuple[Any, Any]]]:
+        engine, addr_name = await self._open()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[tuple[Any, int, int, Any]] = loop.create_future()
+
+        def done(_engine: Any, _handle: Any, error_indication: Any, error_status: Any, error_index: Any,
+                 var_binds: Any, _ctx: Any) -> None:
+            if not fut.done():
+                fut.set_result((error_indication, int(error_status or 0), int(error_index or 0), var_binds))
+
+        var_binds = [(ObjectName(o), _NULL) for o in oids]
+        context = self.creds.context.encode() if self.creds.context else b""
+        async with self._limit:
+            if kind == "bulk":
+                cmdgen.BulkCommandGeneratorSingleRun().send_varbinds(
+                    engine, addr_name, None, context, 0, max_repetitions, var_binds, done)
+            elif kind == "next":
+                cmdgen.NextCommandGeneratorSingleRun().send_varbinds(
+                    engine, addr_name, None, context, var_binds, done)
+            else:
+                cmdgen.GetCommandGenerator().send_varbinds(engine, addr_name, None, context, var_binds, done)
+            error_indication, status, index, got = await fut
+        self.stats.requests += 1
+        if error_indication:
+            raise self._error(error_indication)
+        got = list(got or ())
+        self.stats.varbinds += len(got)
+        return status, index, got
+
+    def _error(self, ind: Any) -> SourceError:
+        where, c = self.target.where, self.creds
+        if isinstance(ind, errind.RequestTimedOut):
+            total = self.target.timeout * (self.target.retries + 1)
+            what = "the community: agents silently drop a wrong one" if c.version != "3" else "the SNMPv3 user"
+            return SwitchUnreachable(
+                f"no answer from {where} within {total:g}s (check the address, UDP/{self.target.port} "
+                f"reachability and {what})"
+            )
+        user = f'SNMPv3 user "{c.user}"'
+        if isinstance(ind, errind.UnknownUserName):
+            return SwitchAuthError(f"{where} does not know {user}: check the user name on the switch and in the config")
+        if isinstance(ind, errind.WrongDigest):
+            return SwitchAuthError(
+                f"{where} rejected the authentication of {user}: wrong auth_key_file or auth_protocol"
+                f" ({c.auth_protocol})")
+        if isinstance(ind, errind.DecryptionError):
+            return SwitchAuthError(
+                f"{where} could not decrypt the request of {user}: wrong priv_key_file or priv_protocol"
+                f" ({c.priv_protocol})")
+        if isinstance(ind, errind.UnsupportedSecurityLevel):
+            return SwitchAuthError(
+                f"{where}: {user} is not allowed security level {c.security_level}: "
+                "check auth_protocol/priv_protocol against the switch")
+        if isinstance(ind, (errind.AuthenticationFailure, errind.AuthenticationError)):
+            return SwitchAuthError(f"{where}: the answer failed authentication for {user}: check the keys")
+        if isinstance(ind, errind.NotInTimeWindow):
+            return SwitchAuthError(f"{where}: SNMPv3 time window check failed for {user} (clock or engine boots)")
+        if _UNKNOWN_CONTEXT in str(ind):
+            return TableError(f'{where} does not know SNMP context "{c.context}"')
+        return SourceError(f"{where}: {ind}")
+
+    # -- GET --
+
+    async def get(self, oids: Mapping[str, OID]) -> dict[str, Value]:
+        """GET scalars; missing ones are left out (v1 noSuchName retried without them)."""
+        try:
+            return await self._get(oids)
+        except SwitchUnreachable:
+            if self.creds.version == "3" and self.creds.priv_protocol:
+                await self._probe_privacy()
+            raise
+
+    async def _probe_privacy(self) -> None:
+        """After an authPriv timeout: does the agent answer the same user without encryption?
+
+        Agents drop requests they cannot decrypt without a word, so a wrong privacy key
+        looks like an unreachable switch. One authenticated, unencrypted GET of sysUpTime
+        tells the two apart: any answer (data, or a report refusing the security level)
+        means the switch and the auth key are fine and the privacy key or protocol is not.
+        """
+        c = self.creds
+        probe = Session(Target(self.target.host, self.target.port, timeout=min(self.target.timeout, 2.0), retries=0),
+                        Credentials(version="3", user=c.user, auth_protocol=c.auth_protocol, auth_key=c.auth_key,
+                                    context=c.context))
+        try:
+            await probe._get({"sysUpTime": (1, 3, 6, 1, 2, 1, 1, 3, 0)})
+        except SwitchUnreachable:
+            return
+        except SwitchAuthError as e:
+            if "rejected the authentication" in str(e) or "does not know" in str(e):
+                raise
+        except SourceError:
+            pass
+        raise SwitchAuthError(
+            f'{self.target.where} answers SNMPv3 user "{c.user}" but not its encrypted requests: '
+            f"wrong priv_key_file or priv_protocol ({c.priv_protocol})")
+
+    async def _get(self, oids: Mapping[str, OID]) -> dict[str, Value]:
+        names = list(oids)
+        out: dict[str, Value] = {}
+        while names:
+            status, index, got = await self._request("get", [oids[n] for n in names])
+            if status == _NO_SUCH_NAME and 0 < index <= len(names):
+                names.pop(index - 1)
+                continue
+            if status:
+                raise SourceError(f"{self.target.where} answered GET with error-status {status}")
+            for name, (_, value) in zip(names, got, strict=False):
+                v = to_python(value)
+                if v is not None:
+                    out[name] = v
+            break
+        return out
+
+    # -- walks --
+
+    async def _fetch(self, cursors: list[OID]) -> tuple[list[tuple[Any, Any]], int]:
+        """One round trip for ``cursors``: GETBULK when allowed, else GETNEXT; returns (varbinds, stride)."""
+        while self.use_bulk:
+            reps = self.max_repetitions
+            try:
+                status, index, got = await self._request("bulk", cursors, reps)
+            except SwitchUnreachable:
+                # Some agents never answer GETBULK: try GETNEXT once before giving up.
+                status, index, got = await self._request("next", cursors)
+                self._no_bulk("timed out on GETBULK but answers GETNEXT")
+                return self._next_result(status, index, got, cursors)
+            if status == _TOO_BIG and reps > 1:
+                self.max_repetitions = max(1, reps // 2)  # for the rest of this session
+                continue
+            if status or not got:
+                self._no_bulk(f"answered GETBULK with {'error-status ' + str(status) if status else 'nothing'}")
+                break
+            return got, len(cursors)
+        status, index, got = await self._request("next", cursors)
+        return self._next_result(status, index, got, cursors)
+
+    def _next_result(self, status: int, index: int, got: list[tuple[Any, Any]], cursors: list[OID]
+                     ) -> tuple[list[tuple[Any, Any]], int]:
+        if status == _NO_SUCH_NAME:
+            # SNMPv1's end of the MIB view: only the varbind at error-index was evaluated.
+            raise _ColumnEnded(index - 1 if 0 < index <= len(cursors) else -1)
+        if status:
+            raise TableError(f"{self.target.where} answered GETNEXT with error-status {status}")
+        return got, len(cursors)
+
+    def _no_bulk(self, why: str) -> None:
+        if self.use_bulk:
+            self.use_bulk = False
+            self.stats.bulk_fallback = True
+            self.stats.notes.append(f"{self.target.where} {why}: walking with GETNEXT")
+
+    async def walk(self, columns: Mapping[str, OID], max_rows: int | None = None
+                   ) -> tuple[dict[str, Column], list[str]]:
+        """Walk several columns side by side; returns (rows per column, problems).
+
+        A column ends at the first OID outside it, at endOfMibView, at an OID that does
+        not increase (an agent loop: reported in problems), or at ``max_rows``
+        (reported). Errors of the agent or the transport raise.
+        """
+        limit = max_rows or self.target.max_rows
+        result: dict[str, Column] = {n: {} for n in columns}
+        cursor: dict[str, OID] = dict(columns)
+        problems: list[str] = []
+        active = list(columns)
+        while active:
+            try:
+                got, stride = await self._fetch([cursor[n] for n in active])
+            except _ColumnEnded as e:
+                active = [c for i, c in enumerate(active) if i != e.position] if e.position >= 0 else []
+                continue
+            finished: set[str] = set()
+            progressed = False
+            for i, (name, value) in enumerate(got):
+                col = active[i % stride]
+                if col in finished:
+                    continue
+                if value is None or isinstance(value, univ.Null):
+                    finished.add(col)
+                    continue
+                o = name.asTuple()
+                root = columns[col]
+                if o[: len(root)] != root:
+                    finished.add(col)
+                    continue
+                if o <= cursor[col]:
+                    problems.append(f"{col}: agent returned a non-increasing OID after "
+                                    f"{'.'.join(map(str, cursor[col]))} (agent loop): stopped there")
+                    finished.add(col)
+                    continue
+                cursor[col] = o
+                progressed = True
+                v = to_python(value)
+                if v is not None:
+                    result[col][o[len(root):]] = v
+                if len(result[col]) >= limit:
+                    problems.append(f"{col}: stopped at {limit} rows (max_rows)")
+                    finished.add(col)
+            if not progressed:
+                finished.update(active)
+            active = [c for c in active if c not in finished]
+        return result, problems

@@ -1,0 +1,127 @@
+"""The SNMP source: one per configured switch, polled on the supervisor's schedule.
+
+``cycle`` polls the switch once (at most one poll per switch in flight, and at most
+``poll.max_concurrent_switches`` switches at once across the process), hands the
+snapshot to the correlator, and always publishes the switch's retained health on
+``switches/{name}``. A failure is re-raised as SourceError so that the supervisor
+applies its capped, jittered backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from collectors.snmp import PollResult, poll, target_from_config
+from sensor.config import SwitchSection
+from sensor.errors import SensorError, SourceError
+from sensor.observations import switch_obs
+from sensor.sources import SourceContext
+
+
+class SnmpSource:
+    """Polls one switch over SNMP."""
+
+    def __init__(self, switch: SwitchSection, limiter: asyncio.Semaphore,
+                 clock: Any = time.time) -> None:
+        self.switch = switch
+        self._limiter = limiter
+        self._busy = asyncio.Lock()
+        self._clock = clock
+        self.last_success: float | None = None
+        self.last_error: str | None = None
+        self.consecutive_failures = 0
+
+    @property
+    def name(self) -> str:
+        return f"snmp:{self.switch.name}"
+
+    @property
+    def interval(self) -> float:
+        return float(self.switch.interval)
+
+    @property
+    def deadline(self) -> float:
+        return float(self.switch.deadline)
+
+    @property
+    def continuous(self) -> bool:
+        return False  # a poll per interval, not a stream
+
+    def _poll_budget(self) -> float:
+        # Finish (and report) a little before the supervisor's own deadline cancels us.
+        return max(1.0, min(self.deadline * 0.95, self.deadline - 1.0))
+
+    async def cycle(self, ctx: SourceContext) -> None:
+        if self._busy.locked():
+            ctx.metrics.inc("polls_skipped")
+            ctx.log.warning("previous poll still running: skipping this cycle", switch=self.switch.name)
+            return
+        async with self._busy:
+            await self._cycle(ctx)
+
+    async def _cycle(self, ctx: SourceContext) -> None:
+        sw = self.switch
+        result: PollResult | None = None
+        error: SourceError | None = None
+        async with self._limiter:
+            ctx.metrics.inc("polls")
+            started = time.monotonic()
+            try:
+                target, creds = target_from_config(sw)
+                async with asyncio.timeout(self._poll_budget()):
+                    result = await poll(sw.name, target, creds,
+                                        vlan_indexing=sw.snmp.vlan_indexing if sw.snmp else None,
+                                        clock=self._clock)
+            except TimeoutError:
+                error = SourceError(f"poll of {sw.host} did not finish within {self._poll_budget():g}s "
+                                    f"(deadline {self.deadline:g}s): the switch is slow or the tables are huge")
+            except SourceError as e:
+                error = e
+            except SensorError as e:  # a secret file that went missing or changed mode
+                error = SourceError(str(e))
+        now = self._clock()
+        duration = time.monotonic() - started
+        if result is not None:
+            self.last_success, self.last_error, self.consecutive_failures = now, None, 0
+            ctx.metrics.inc("varbinds", result.varbinds)
+            if result.snapshot.errors:
+                ctx.metrics.inc("poll_table_errors", len(result.snapshot.errors))
+            await ctx.snapshot(result.snapshot)
+        else:
+            self.consecutive_failures += 1
+            self.last_error = str(error)
+            ctx.metrics.inc("poll_errors")
+            ctx.metrics.inc(f"poll_errors.{sw.name}")
+        await ctx.emit(switch_obs(sw.name, self.health(result, duration), now))
+        if error is not None:
+            raise error
+
+    def health(self, result: PollResult | None, duration: float) -> dict[str, Any]:
+        snap = result.snapshot if result else None
+        return {
+            "switch": self.switch.name,
+            "host": self.switch.host,
+            "method": "snmp",
+            "ok": result is not None,
+            "last_success": self.last_success,
+            "last_error": self.last_error,
+            "consecutive_failures": self.consecutive_failures,
+            "duration_s": round(duration, 3),
+            "varbinds": result.varbinds if result else 0,
+            "requests": result.requests if result else 0,
+            "rows": dict(sorted(result.rows.items())) if result else {},
+            "table_errors": list(snap.errors) if snap else [],
+            "notes": list(snap.notes) if snap else [],
+            "sys_name": snap.system.sys_name if snap and snap.system else None,
+            "uplinks": list(self.switch.uplinks),
+            "ports": len(snap.interfaces) if snap else None,
+            "ports_up": sum(1 for i in snap.interfaces if i.oper_up) if snap else None,
+        }
+
+
+def snmp_sources(switches: list[SwitchSection], max_concurrent: int) -> list[SnmpSource]:
+    """One source per switch that lists "snmp", sharing one process-wide concurrency limit."""
+    limiter = asyncio.Semaphore(max_concurrent)
+    return [SnmpSource(sw, limiter) for sw in switches if "snmp" in sw.methods and sw.snmp is not None]

@@ -1,0 +1,178 @@
+"""The pure decoders: index parsing, MACs, FDB/VLAN mapping, LLDP local ports, CDP, ARP."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collectors.snmp import decode as d
+from sensor.facts import Interface
+
+macs = st.binary(min_size=6, max_size=6).filter(lambda b: b != b"\0" * 6)
+
+
+@given(macs)
+def test_mac_round_trips_through_index_and_every_text_form(raw: bytes) -> None:
+    mac = d.format_mac(raw)
+    assert d.mac_from_index((5, *raw)) == mac
+    assert d.parse_mac(raw) == mac
+    h = raw.hex()
+    for text in (mac, mac.upper(), mac.replace(":", "-"), h, f"{h[:4]}.{h[4:8]}.{h[8:]}",
+                 " ".join(h[i:i + 2] for i in range(0, 12, 2)).upper()):
+        assert d.parse_mac(text.encode()) == mac
+
+
+@given(st.binary(max_size=20).filter(lambda b: len(b) != 6))
+def test_parse_mac_rejects_binary_of_wrong_length(raw: bytes) -> None:
+    out = d.parse_mac(raw)
+    assert out is None or len(out) == 17  # only a textual MAC of another length may parse
+
+
+def test_parse_mac_rejects_zero_and_junk() -> None:
+    assert d.parse_mac(b"\0" * 6) is None
+    assert d.parse_mac(b"not a mac") is None
+    assert d.parse_mac(3) is None
+
+
+@given(st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)), st.integers(1, 2**31 - 1),
+       st.booleans())
+def test_inet_address_index_round_trip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, ifindex: int,
+                                       implied: bool) -> None:
+    raw = ip.packed
+    kind = 1 if ip.version == 4 else 2
+    index = (ifindex, kind, *(() if implied else (len(raw),)), *raw)
+    got, nxt = d.parse_inet_address(index, 2, kind)
+    assert got == str(ip) and nxt == len(index)
+
+
+@given(st.lists(st.integers(0, 2**32), max_size=30))
+def test_index_parsers_never_crash_on_junk(index: list[int]) -> None:
+    t = tuple(index)
+    d.mac_from_index(t)
+    for kind in range(6):
+        d.parse_inet_address(t, 2, kind)
+    table = {"ipNetToPhysicalPhysAddress": {t: b"\x00\x11\x22\x33\x44\x55"},
+             "ipNetToMediaPhysAddress": {t: b"\x00\x11\x22\x33\x44\x55"},
+             "dot1qTpFdbPort": {t: 3}, "dot1dTpFdbPort": {t: 3},
+             "lldpRemSysName": {t: b"x"}, "cdpCacheDeviceId": {t: b"x"}, "lldpRemManAddrIfSubtype": {t: 2}}
+    d.decode_ip_net_to_physical("s", table)
+    d.decode_ip_net_to_media("s", table)
+    d.decode_qbridge_fdb("s", table, d.PortResolver({}, []), {})
+    d.decode_bridge_fdb("s", table, d.PortResolver({}, []))
+    d.decode_lldp("s", table, d.LocalPortMap({}, []), d.lldp_management_addresses(table))
+    d.decode_cdp("s", table)
+
+
+@given(st.binary(max_size=5000))
+def test_text_is_bounded_and_printable(raw: bytes) -> None:
+    s = d.text(raw)
+    assert len(s) <= d.MAX_NAME and s.isprintable() and "\0" not in s
+    m = d.text(raw, d.MAX_TEXT, multiline=True)
+    assert len(m) <= d.MAX_TEXT and all(c.isprintable() or c == "\n" for c in m)
+
+
+def iface(ifindex: int, name: str = "", descr: str = "", alias: str = "", mac: str | None = None) -> Interface:
+    return Interface(switch="s", ifindex=ifindex, name=name, descr=descr, alias=alias, phys_address=mac)
+
+
+def test_qbridge_vlan_comes_from_dot1q_vlan_fdb_id_and_port_from_base_port() -> None:
+    mac = (0x58, 0x42, 0xE4, 0x12, 0x10, 0x21)
+    fdb = {"dot1qTpFdbPort": {(1, *mac): 2, (7, *mac): 3, (9, *mac): 2},
+           "dot1qTpFdbStatus": {(1, *mac): 3, (7, *mac): 4, (9, *mac): 2}}
+    fdb_vlans = d.vlans_by_fdb_id({"dot1qVlanFdbId": {(0, 10): 1, (0, 20): 7, (0, 30): 7}})
+    ports = d.PortResolver(d.bridge_port_map({"dot1dBasePortIfIndex": {(1,): 24, (2,): 4, (3,): 5}}), [4, 5, 24])
+    rows, notes = d.decode_qbridge_fdb("s", fdb, ports, fdb_vlans)
+    assert [(r.vlan, r.ifindex, r.status) for r in rows] == [(None, 5, "self"), (10, 4, "learned")]
+    assert rows[1].mac == "58:42:e4:12:10:21"
+    assert notes and "7" in notes[0]  # FDB id 7 is shared by VLANs 20 and 30 (status invalid row 9 dropped)
+    assert not ports.assumed
+
+
+def test_fdb_id_is_the_vlan_without_dot1q_vlan_table_and_ports_fall_back_to_ifindex() -> None:
+    fdb = {"dot1qTpFdbPort": {(200, 0, 1, 2, 3, 4, 5): 9}}
+    ports = d.PortResolver({}, [9])
+    rows, _ = d.decode_qbridge_fdb("s", fdb, ports, {})
+    assert rows[0].vlan == 200 and rows[0].ifindex == 9 and ports.assumed
+
+
+def test_lag_members_map_to_their_aggregate() -> None:
+    lags = d.lag_membership({"dot3adAggPortAttachedAggID": {(1,): 100, (2,): 100, (3,): 0, (100,): 100}})
+    assert lags == {1: 100, 2: 100}
+    ifs = d.decode_interfaces("s", {"ifName": {(1,): b"Gi1", (2,): b"Gi2", (100,): b"Po1"}}, lags)
+    assert [(i.name, i.lag_ifindex) for i in ifs] == [("Gi1", 100), ("Gi2", 100), ("Po1", None)]
+
+
+def test_interfaces_speed_and_fallbacks() -> None:
+    t = {"ifDescr": {(1,): b"eth0", (2,): b"eth1"}, "ifName": {(1,): b"ge1"},
+         "ifHighSpeed": {(1,): 10000, (2,): 0}, "ifSpeed": {(1,): 4294967295, (2,): 100_000_000},
+         "ifOperStatus": {(1,): 1, (2,): 7}, "ifPhysAddress": {(1,): b"\x94\x18\x82\x01\x00\x01", (2,): b""}}
+    a, b = d.decode_interfaces("s", t)
+    assert (a.name, a.speed, a.oper_up, a.phys_address) == ("ge1", 10000, True, "94:18:82:01:00:01")
+    assert (b.name, b.speed, b.oper_up, b.phys_address) == ("eth1", 100, False, None)
+
+
+def test_lldp_local_port_is_matched_by_id_not_assumed_equal_to_ifindex() -> None:
+    ifs = [iface(4, "ge1", "port 1"), iface(5, "ge2", "port 2", mac="94:18:82:01:00:02"), iface(24, "ge24")]
+    loc = {"lldpLocPortIdSubtype": {(1,): 5, (2,): 3, (3,): 7, (4,): 1},
+           "lldpLocPortId": {(1,): b"ge1", (2,): b"\x94\x18\x82\x01\x00\x02", (3,): b"24", (4,): b"nothing"},
+           "lldpLocPortDesc": {(4,): b"port 1"}}
+    m = d.LocalPortMap(loc, ifs)
+    assert [m(1), m(2), m(3), m(4)] == [4, 5, 24, 4]
+    assert m.notes == []
+    # no match at all: the number is an ifIndex -> used, and said so; otherwise unmapped
+    assert m(6) is None and m(24) == 24
+    assert any("assumed the port number is the ifIndex" in n for n in m.notes)
+    assert any("without ifIndex" in n for n in m.notes)
+
+
+def test_lldp_neighbour_fields() -> None:
+    idx = (0, 7, 1)
+    rem = {"lldpRemChassisIdSubtype": {idx: 4}, "lldpRemChassisId": {idx: b"\x00\x1e\x7a\x12\x10\x24"},
+           "lldpRemPortIdSubtype": {idx: 5}, "lldpRemPortId": {idx: b"eth0\x00"},
+           "lldpRemSysName": {idx: b"SEP001E7A121024"}, "lldpRemSysCapEnabled": {idx: b"\x24\x00"},
+           "lldpRemSysDesc": {idx: b"line one\r\nline two"}}
+    mgmt = d.lldp_management_addresses({"lldpRemManAddrIfSubtype": {
+        (0, 7, 1, 2, 16, *ipaddress.IPv6Address("fd00::1").packed): 2, (0, 7, 1, 1, 4, 198, 18, 10, 24): 2}})
+    (n,) = d.decode_lldp("s", rem, d.LocalPortMap({}, [iface(7)]), mgmt)
+    assert (n.ifindex, n.chassis_id, n.port_id, n.sys_name) == (7, "00:1e:7a:12:10:24", "eth0", "SEP001E7A121024")
+    assert n.capabilities == ("bridge", "telephone") and n.mgmt_ip == "198.18.10.24"
+    assert n.sys_desc == "line one\nline two"
+
+
+def test_lldp_binary_and_network_address_ids() -> None:
+    assert d.format_lldp_id(5, b"\x01\xc6\x12\x00\x0b", mac_subtype=4, net_subtype=5) == "198.18.0.11"
+    assert d.format_lldp_id(7, b"\xff\xfe\x01", mac_subtype=3, net_subtype=4) == "ff:fe:01"
+    assert d.format_lldp_id(3, b"cc:88:c7:00:00:00", mac_subtype=3, net_subtype=4) == "cc:88:c7:00:00:00"
+
+
+def test_cdp() -> None:
+    idx = (10101, 3)
+    t = {"cdpCacheDeviceId": {idx: b"ap-1.example"}, "cdpCacheDevicePort": {idx: b"GigabitEthernet0"},
+         "cdpCachePlatform": {idx: b"cisco AIR-AP2702I"}, "cdpCacheAddressType": {idx: 1},
+         "cdpCacheAddress": {idx: b"\xac\x1b\x04\x0b"}, "cdpCacheCapabilities": {idx: b"\x00\x00\x00\x29"}}
+    (n,) = d.decode_cdp("s", t, [10101])
+    assert (n.protocol, n.ifindex, n.sys_name, n.port_id, n.mgmt_ip) == (
+        "cdp", 10101, "ap-1.example", "GigabitEthernet0", "172.27.4.11")
+    assert n.capabilities == ("router", "bridge")
+
+
+def test_arp_physical_first_then_media_fills_the_gaps() -> None:
+    mac = b"\x00\x09\xfb\x12\x10\x22"
+    phys = {"ipNetToPhysicalPhysAddress": {
+        (3, 1, 4, 198, 18, 10, 22): mac,
+        (3, 2, 16, *ipaddress.IPv6Address("fd00:18:10::22").packed): mac,
+        (3, 1, 4, 198, 18, 10, 99): b"",  # incomplete: no MAC
+        (3, 1, 4, 198, 18, 10, 98): mac}, "ipNetToPhysicalType": {(3, 1, 4, 198, 18, 10, 98): 2}}
+    media = {"ipNetToMediaPhysAddress": {(3, 198, 18, 10, 22): mac, (3, 198, 18, 10, 23): mac}}
+    rows = d.merge_arp(d.decode_ip_net_to_physical("r", phys), d.decode_ip_net_to_media("r", media))
+    assert [(r.ip, r.ifindex) for r in rows] == [("198.18.10.22", 3), ("198.18.10.23", 3), ("fd00:18:10::22", 3)]
+    assert {r.mac for r in rows} == {"00:09:fb:12:10:22"}
+
+
+def test_cisco_vlans() -> None:
+    t = {"vtpVlanState": {(1, 1): 1, (1, 10): 1, (1, 20): 2, (1, 1002): 1, (1, 1005): 1, (1, 30): 1},
+         "vtpVlanType": {(1, 30): 2}}
+    assert d.cisco_operational_vlans(t) == [1, 10]
+    assert d.is_cisco("1.3.6.1.4.1.9.1.1208") and not d.is_cisco("1.3.6.1.4.1.90.1")

@@ -1,0 +1,200 @@
+"""A whole poll: the Cisco per-VLAN path (community@vlan), the SnmpSource health and errors,
+and the ``sensor poll`` command's exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collectors.snmp import Credentials, Target, close_engines, poll
+from sensor.config import parse_config
+from sensor.errors import SourceError
+from sensor.facts import Snapshot
+from sensor.metrics import Metrics
+from sensor.observations import Observation
+from sensor.snmp_source import snmp_sources
+from sensor.sources import SourceContext, build_sources
+from tests.snmp import agents
+from tests.snmp.conftest import write_secret
+
+SENSOR = [sys.executable, "-m", "sensor.cli"]
+
+
+def snmprec(rows: dict[str, tuple[int | str, str]]) -> str:
+    def key(o: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in o.split("."))
+    return "".join(f"{o}|{t}|{v}\n" for o, (t, v) in sorted(rows.items(), key=lambda kv: key(kv[0])))
+
+
+BASE = {
+    "1.3.6.1.2.1.1.1.0": (4, "Cisco IOS Software, test"),
+    "1.3.6.1.2.1.1.2.0": (6, "1.3.6.1.4.1.9.1.1208"),
+    "1.3.6.1.2.1.1.3.0": (67, "12345"),
+    "1.3.6.1.2.1.1.5.0": (4, "closet-sw"),
+    "1.3.6.1.2.1.2.2.1.2.10101": (4, "GigabitEthernet1/0/1"),
+    "1.3.6.1.2.1.2.2.1.2.10102": (4, "GigabitEthernet1/0/2"),
+    "1.3.6.1.2.1.31.1.1.1.1.10101": (4, "Gi1/0/1"),
+    "1.3.6.1.2.1.31.1.1.1.1.10102": (4, "Gi1/0/2"),
+    "1.3.6.1.4.1.9.9.46.1.3.1.1.2.1.1": (2, "1"),
+    "1.3.6.1.4.1.9.9.46.1.3.1.1.2.1.10": (2, "1"),
+    "1.3.6.1.4.1.9.9.46.1.3.1.1.2.1.1002": (2, "1"),
+}
+
+
+def vlan_rec(port: int, ifindex: int, mac: str) -> dict[str, tuple[int | str, str]]:
+    m = ".".join(str(int(b, 16)) for b in mac.split(":"))
+    return {"1.3.6.1.2.1.1.3.0": (67, "1"),
+            f"1.3.6.1.2.1.17.1.4.1.2.{port}": (2, str(ifindex)),
+            f"1.3.6.1.2.1.17.4.3.1.2.{m}": (2, str(port)),
+            f"1.3.6.1.2.1.17.4.3.1.3.{m}": (2, "3")}
+
+
+@pytest.fixture(scope="module")
+def cisco_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    root = tmp_path_factory.mktemp("cisco")
+    data = root / "data"
+    data.mkdir()
+    (data / "cisco.snmprec").write_text(snmprec(BASE))
+    # Each VLAN is its own bridge instance, with its own port numbering.
+    (data / "cisco@1.snmprec").write_text(snmprec(vlan_rec(5, 10101, "00:09:fb:12:10:22")))
+    (data / "cisco@10.snmprec").write_text(snmprec(vlan_rec(7, 10102, "58:42:e4:12:10:21")))
+    with agents.snmpsim(data, "cisco") as port:
+        yield port
+
+
+async def test_cisco_per_vlan_fdb_detected_from_sysobjectid_and_vtp(cisco_agent: int) -> None:
+    try:
+        r = await poll("closet-sw", Target("127.0.0.1", cisco_agent, timeout=3), Credentials("2c", community="cisco"))
+    finally:
+        close_engines()
+    s = r.snapshot
+    assert [(f.mac, f.vlan, f.ifindex) for f in s.fdb] == [("00:09:fb:12:10:22", 1, 10101),
+                                                           ("58:42:e4:12:10:21", 10, 10102)]
+    assert s.errors == () and "dot1dTpFdbTable" in s.tables_ok
+    assert any("per-VLAN FDB: walked 2 VLAN(s)" in n for n in s.notes)  # 1002 skipped
+
+
+async def test_vlan_indexing_false_skips_the_per_vlan_walk(cisco_agent: int) -> None:
+    try:
+        r = await poll("closet-sw", Target("127.0.0.1", cisco_agent, timeout=3), Credentials("2c", community="cisco"),
+                       vlan_indexing=False)
+    finally:
+        close_engines()
+    assert r.snapshot.fdb == ()
+
+
+# --- the source ----------------------------------------------------------------------------
+
+
+def _config(tmp_path: Path, port: int, community: str, *, extra: str = "") -> str:
+    tmp_path.chmod(0o700)
+    secret = write_secret(tmp_path / "community", community)
+    return f"""
+[sensor]
+site = "lab"
+state_dir = "{tmp_path / 'state'}"
+
+[[switch]]
+name = "sw1"
+host = "127.0.0.1"
+interval = "1m"
+deadline = "20s"
+{extra}
+[switch.snmp]
+version = "2c"
+port = {port}
+community_file = "{secret}"
+timeout = "300ms"
+retries = 1
+"""
+
+
+async def test_source_emits_snapshot_and_health_then_reports_failures(cisco_agent: int, tmp_path: Path) -> None:
+    cfg = parse_config(_config(tmp_path, cisco_agent, "cisco"), str(tmp_path / "sensor.toml"))
+    (src,) = build_sources(cfg)
+    assert (src.name, src.interval, src.deadline) == ("snmp:sw1", 60.0, 20.0)
+    obs: asyncio.Queue[Observation] = asyncio.Queue()
+    snaps: asyncio.Queue[Snapshot] = asyncio.Queue()
+    ctx = SourceContext(src.name, obs, snaps, Metrics())
+    try:
+        await src.cycle(ctx)
+        snap = snaps.get_nowait()
+        health = obs.get_nowait()
+        assert snap.switch == "sw1" and len(snap.fdb) == 2
+        assert health.topic == "switches/sw1" and health.retain
+        assert health.data["ok"] and health.data["last_error"] is None and health.data["varbinds"] > 0
+        assert health.data["rows"]["ifXTable"] == 2 and health.data["consecutive_failures"] == 0
+        assert ctx.metrics.counters["polls"] == 1 and ctx.metrics.counters["varbinds"] > 0
+
+        # The community changes under the sensor: the next cycles fail, say why, and count.
+        (tmp_path / "community").write_text("wrong\n")
+        for n in (1, 2):
+            with pytest.raises(SourceError, match=r"no answer from 127\.0\.0\.1"):
+                await src.cycle(ctx)
+            h = obs.get_nowait().data
+            assert not h["ok"] and h["consecutive_failures"] == n
+            assert h["last_success"] == health.data["last_success"] and "no answer" in h["last_error"]
+        assert snaps.empty() and ctx.metrics.counters["poll_errors"] == 2
+    finally:
+        close_engines()
+
+
+async def test_one_poll_in_flight_per_switch_and_a_global_limit(tmp_path: Path) -> None:
+    started: list[int] = []
+
+    def slow(kind: str, asked: list[tuple[tuple[int, ...], Any]], reps: int) -> Any:
+        started.append(1)
+        return None  # never answers; the source's deadline ends the poll
+
+    async with agents.fake_agent(slow) as (_, port):
+        body = _config(tmp_path, port, "c")
+        cfg = parse_config(body, "t.toml")
+        limiter_sources = snmp_sources(list(cfg.switch) * 2, max_concurrent=1)
+        ctx = SourceContext("x", asyncio.Queue(), None, Metrics())
+        a, b = limiter_sources
+        t1 = asyncio.create_task(a.cycle(ctx))
+        await asyncio.sleep(0.05)
+        await a.cycle(ctx)  # same switch still polling: skipped, not stacked
+        assert ctx.metrics.counters["polls_skipped"] == 1
+        t2 = asyncio.create_task(b.cycle(ctx))  # other switch waits for the global slot
+        await asyncio.sleep(0.2)
+        assert ctx.metrics.counters["polls"] == 1
+        for t in (t1, t2):
+            with pytest.raises(SourceError):
+                await t
+        assert ctx.metrics.counters["polls"] == 2
+    close_engines()
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def test_poll_command_exit_codes(cisco_agent: int, tmp_path: Path) -> None:
+    cfg = tmp_path / "sensor.toml"
+    cfg.write_text(_config(tmp_path, cisco_agent, "cisco"))
+    ok = subprocess.run([*SENSOR, "poll", "--config", str(cfg), "sw1", "--json"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["system"]["sys_name"] == "closet-sw"
+    people = subprocess.run([*SENSOR, "poll", "--config", str(cfg), "sw1"], capture_output=True, text=True)
+    assert people.returncode == 0 and "Forwarding table (2)" in people.stdout
+
+    unknown = subprocess.run([*SENSOR, "poll", "--config", str(cfg), "nope"], capture_output=True, text=True)
+    assert unknown.returncode == 2 and 'no [[switch]] named "nope" (switches: sw1)' in unknown.stderr
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(cfg.read_text().replace('version = "2c"', 'version = "v2"'))
+    r = subprocess.run([*SENSOR, "poll", "--config", str(bad), "sw1"], capture_output=True, text=True)
+    assert r.returncode == 2 and "switch[1].snmp.version" in r.stderr and "Traceback" not in r.stderr
+
+    down = tmp_path / "down.toml"
+    down.write_text(cfg.read_text().replace(f"port = {cisco_agent}", f"port = {agents.free_udp_port()}"))
+    r = subprocess.run([*SENSOR, "poll", "--config", str(down), "sw1", "--json"], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("sensor poll: sw1: no answer from 127.0.0.1:")
