@@ -43,8 +43,10 @@ test: lint pytest
 demo: setup
 	lab/demo
 
+# Benchmarks measure and print; they never fail a build on timing.
 bench: setup
 	$(PY) bench/publish.py
+	lab/up >/dev/null && { $(PY) bench/snmp_walk.py --lab; rc=$$?; lab/down >/dev/null; exit $$rc; }
 
 # Pin what the venv has now (run after changing dependencies in pyproject.toml).
 lock:
