@@ -16,6 +16,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.file)
+        # The classification rules (shipped, plus classification.rules_file) are part of the config.
+        from sensor.correlate.engine import classifier_from
+
+        classifier_from(cfg)
     except ConfigError as e:
         for problem in e.problems:
             print(problem, file=sys.stderr)

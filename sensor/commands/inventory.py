@@ -21,6 +21,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="one JSON array of device records")
     fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
+    parser.add_argument("--class", dest="device_class", action="append", metavar="CLASS",
+                        help="only devices of this class (repeat for several), e.g. infusion_pump")
+    parser.add_argument("--medical", action="store_true", help="only medical devices")
+    parser.add_argument("--switch", action="append", metavar="NAME", help="only devices on this switch (repeatable)")
+    parser.add_argument("--min-risk", type=int, default=None, metavar="N", help="only devices with risk >= N (0-100)")
+    parser.add_argument("--all", action="store_true", help="include devices that have disappeared")
 
 
 def _row(record: dict[str, Any]) -> dict[str, str]:
@@ -53,6 +59,23 @@ def load_devices(state_dir: str) -> list[dict[str, Any]]:
     return devices
 
 
+def _wanted(record: dict[str, Any], args: argparse.Namespace) -> bool:
+    """The --class/--medical/--switch/--min-risk/--all filters."""
+    cls = record.get("classification") or {}
+    att = record.get("attachment") or {}
+    risk = record.get("risk") or {}
+    if not getattr(args, "all", False) and record.get("present") is False:
+        return False
+    if getattr(args, "device_class", None) and cls.get("device_class") not in args.device_class:
+        return False
+    if getattr(args, "medical", False) and not cls.get("medical"):
+        return False
+    if getattr(args, "switch", None) and att.get("switch") not in args.switch:
+        return False
+    min_risk = getattr(args, "min_risk", None)
+    return not (min_risk is not None and (risk.get("score") or 0) < min_risk)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config, check_files=False)
@@ -60,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in e.problems:
             print(problem, file=sys.stderr)
         return 2
-    devices = load_devices(cfg.sensor.state_dir)
+    devices = [d for d in load_devices(cfg.sensor.state_dir) if _wanted(d, args)]
     if args.json:
         sys.stdout.write(msgspec.json.encode(devices).decode() + "\n")
         return 0

@@ -253,3 +253,43 @@ class Lab:
     def traffic(self) -> None:
         subprocess.run([str(LAB_DIR / "traffic"), "--quiet"], check=True, timeout=60,
                        stdin=subprocess.DEVNULL, capture_output=True)
+
+
+# --------------------------------------------------------------- re-plugging (correlation scenarios)
+def replug(lab: Lab, device: str, new_port: str, *, port_mac: str | None = None) -> None:
+    """Unplug ``device`` (a lab.json device name) from its sw1 port and plug it into ``new_port``.
+
+    The device keeps its MAC and addresses: its old link goes down (so the bridge
+    flushes the old FDB entry), a new veth ``new_port`` (sw1) <-> ``eth1`` (device) is
+    created, enslaved to sw1's bridge, and the device pings its gateway so that the
+    bridge and the router learn it on the new port.
+    """
+    d = lab.device(device)
+    ns, mac = d["namespace"], d["mac"]
+    port_mac = port_mac or f"94:18:82:01:00:{int(new_port.lstrip('ge')):02x}"
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+    ip("-n", ns, "link", "set", "eth0", "down")
+    ip("-n", ns, "addr", "flush", "dev", "eth0")
+    ip("link", "add", "name", new_port, "address", port_mac, "netns", "es-sw1", "type", "veth",
+       "peer", "name", "eth1", "address", mac, "netns", ns)
+    ip("-n", "es-sw1", "link", "set", new_port, "master", "br0")
+    ip("-n", "es-sw1", "link", "set", new_port, "up")
+    ip("-n", ns, "addr", "add", f"{d['ipv4']}/24", "dev", "eth1")
+    ip("-n", ns, "-6", "addr", "add", f"{d['ipv6']}/64", "dev", "eth1", "nodad")
+    ip("-n", ns, "link", "set", "eth1", "up")
+    ip("-n", ns, "route", "replace", "default", "via", d["gateway4"])
+    subprocess.run(["ip", "-n", "es-sw1", "bridge", "fdb", "del", mac, "dev", d["port"], "master"],
+                   capture_output=True, timeout=10)
+    run_in_ns(ns, ["ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", d["gateway4"]], timeout=20)
+
+
+def silence(lab: Lab, device: str) -> None:
+    """Make ``device`` go silent: its link goes down and the bridge forgets its MAC."""
+    d = lab.device(device)
+    subprocess.run(["ip", "-n", d["namespace"], "link", "set", "eth0", "down"], check=True,
+                   capture_output=True, timeout=10)
+    subprocess.run(["ip", "-n", "es-sw1", "bridge", "fdb", "del", d["mac"], "dev", d["port"], "master"],
+                   capture_output=True, timeout=10)

@@ -1,0 +1,1 @@
+"""Vendor, device class, clinical function and risk of a device (see rules.toml)."""

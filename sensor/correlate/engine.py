@@ -1,0 +1,104 @@
+"""The correlator without I/O: snapshots in, device records and events out.
+
+``Correlator.ingest`` keeps the latest snapshot of every switch (a new snapshot
+replaces what that switch said before), rebuilds the view, updates the tracker,
+classifies, scores and decides which retained records must be published again.
+The stage (``stage.py``) wraps it with the queues and the state file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sensor.classify.classifier import Classifier, FlowHints
+from sensor.classify.oui import OuiRegistry, registry
+from sensor.classify.risk import Policy
+from sensor.classify.rules import Rules, load_rules
+from sensor.config import Config
+from sensor.correlate.model import DeviceEvent, DeviceRecord
+from sensor.correlate.records import RecordBuilder, signature
+from sensor.correlate.tracker import Tracker, TrackerSettings, TrackerState
+from sensor.correlate.view import Settings, View, build_view
+from sensor.facts import Snapshot
+
+
+@dataclass
+class Output:
+    devices: list[tuple[str, DeviceRecord | None]] = field(default_factory=list)  # None: forget (empty retained)
+    events: list[DeviceEvent] = field(default_factory=list)
+    records: dict[str, DeviceRecord] = field(default_factory=dict)  # every current record
+    full_refresh: bool = False
+
+
+@dataclass(frozen=True)
+class CorrelatorConfig:
+    view: Settings = field(default_factory=Settings)
+    tracker: TrackerSettings = field(default_factory=TrackerSettings)
+    policy: Policy = field(default_factory=Policy)
+    full_refresh: float = 86400.0
+
+
+def settings_from(cfg: Config) -> CorrelatorConfig:
+    c = cfg.correlation
+    return CorrelatorConfig(
+        view=Settings(uplinks={s.name: frozenset(s.uplinks) for s in cfg.switch if s.uplinks},
+                      switch_hosts={s.name: s.host for s in cfg.switch},
+                      uplink_mac_threshold=c.uplink_mac_threshold),
+        tracker=TrackerSettings(absence=float(c.absence), intervals={s.name: float(s.interval) for s in cfg.switch},
+                                flap_window=float(c.flap_window), forget_after=float(c.forget_after)),
+        policy=Policy(workstation_classes=frozenset(cfg.policy.workstation_classes),
+                      expected_vlans={k: frozenset(v) for k, v in cfg.policy.expected_vlans.items()}),
+        full_refresh=float(c.full_refresh),
+    )
+
+
+def classifier_from(cfg: Config, rules: Rules | None = None) -> Classifier:
+    rules = rules if rules is not None else load_rules(cfg.classification.rules_file)
+    return Classifier(rules, cfg.classification.override)
+
+
+class Correlator:
+    def __init__(self, settings: CorrelatorConfig, classifier: Classifier, state: TrackerState | None = None,
+                 oui: OuiRegistry | None = None) -> None:
+        self.settings = settings
+        self.latest: dict[str, Snapshot] = {}
+        self.tracker = Tracker(state, settings.tracker)
+        self.builder = RecordBuilder(classifier, settings.policy, oui if oui is not None else registry())
+        self.view: View | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Config, state: TrackerState | None = None) -> Correlator:
+        return cls(settings_from(cfg), classifier_from(cfg), state)
+
+    @property
+    def state(self) -> TrackerState:
+        return self.tracker.state
+
+    def ingest(self, batch: Iterable[Snapshot], now: float,
+               flows: Mapping[str, FlowHints] | None = None) -> Output:
+        snaps = list(batch)
+        for s in sorted(snaps, key=lambda s: s.taken_at):
+            cur = self.latest.get(s.switch)
+            if cur is None or s.taken_at >= cur.taken_at:
+                self.latest[s.switch] = s
+        view = build_view(self.latest, self.settings.view)
+        self.view = view
+        res = self.tracker.update(view, snaps)
+        forgotten = self.tracker.forget(now)
+        records = self.builder.build(self.tracker, view, flows)
+        st = self.state
+        out = Output(records=records)
+        out.full_refresh = now - st.last_full_refresh >= self.settings.full_refresh
+        if out.full_refresh:
+            st.last_full_refresh = now
+        for mac in sorted(records):
+            rec = records[mac]
+            sig = signature(rec)
+            dev = st.devices[mac]
+            if out.full_refresh or sig != dev.published:
+                dev.published = sig
+                out.devices.append((mac, rec))
+        out.devices.extend((mac, None) for mac in forgotten)
+        out.events = self.builder.events(res.events, records)
+        return out

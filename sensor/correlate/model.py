@@ -1,0 +1,110 @@
+"""What the sensor publishes about devices: the retained record and the change events.
+
+These frozen structs are the contract with the hub: the JSON Schemas shipped in
+``sensor/schemas/`` are generated from them (``sensor schema`` prints them) and a
+test fails when a struct changes without the shipped schema being regenerated.
+Times are RFC 3339 in UTC, like the envelope's ``observed_at``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+Confidence = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+Score = Annotated[int, msgspec.Meta(ge=0, le=100)]
+
+
+class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a device is plugged in, how sure the sensor is, and why."""
+
+    switch: str
+    port: str  # ifName (ifDescr when the switch has no name), or "ifIndex N"
+    ifindex: int | None
+    vlan: int | None
+    confidence: Confidence
+    evidence: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()  # e.g. "edge switch not polled"
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+
+class IpAddress(msgspec.Struct, frozen=True, kw_only=True):
+    ip: str
+    version: Literal[4, 6]
+    router: str  # whose ARP / neighbour table said so
+    first_seen: datetime
+    last_seen: datetime
+
+
+class Neighbour(msgspec.Struct, frozen=True, kw_only=True):
+    """What the device says about itself over LLDP/CDP, when it speaks it."""
+
+    protocol: str
+    sys_name: str = ""
+    sys_desc: str = ""
+    capabilities: tuple[str, ...] = ()
+    platform: str = ""
+
+
+class Classification(msgspec.Struct, frozen=True, kw_only=True):
+    device_class: str  # infusion_pump, patient_monitor, imaging, lab_analyzer, ... or unknown
+    label: str
+    clinical_function: str | None = None
+    medical: bool = False
+    confidence: Confidence = 0.0
+    reasons: tuple[str, ...] = ()
+
+
+class RiskFactor(msgspec.Struct, frozen=True, kw_only=True):
+    name: str  # criticality, flat_network, expected_segment, ...
+    points: int  # positive raises the risk, negative is a compensating control
+    detail: str
+
+
+class Risk(msgspec.Struct, frozen=True, kw_only=True):
+    score: Score
+    level: Literal["low", "medium", "high", "critical"]
+    factors: tuple[RiskFactor, ...] = ()
+
+
+class DeviceRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """The retained record on ``devices/{mac}``."""
+
+    mac: str
+    present: bool  # false once disappeared (the last attachment is kept)
+    vendor: str | None = None
+    oui: str | None = None  # the registry block that matched, e.g. "58:42:e4" or "70:b3:d5:36:a0/36"
+    vendor_note: str | None = None  # e.g. "network module by Lantronix"
+    locally_administered: bool = False
+    first_seen: datetime
+    last_seen: datetime
+    attachment: Attachment | None = None
+    ips: tuple[IpAddress, ...] = ()
+    neighbour: Neighbour | None = None
+    classification: Classification
+    risk: Risk
+    flags: tuple[str, ...] = ()
+
+
+EventKind = Literal["appeared", "moved", "ip_changed", "disappeared", "flapping"]
+
+
+class DeviceEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One change, published on ``events``."""
+
+    event: EventKind
+    mac: str
+    at: datetime
+    detail: str
+    attachment: Attachment | None = None
+    previous_attachment: Attachment | None = None  # moved, flapping
+    ips: tuple[str, ...] = ()
+    previous_ips: tuple[str, ...] = ()  # ip_changed
+    vendor: str | None = None
+    device_class: str | None = None
+
+
+SCHEMA_TYPES: dict[str, type[msgspec.Struct]] = {"device": DeviceRecord, "event": DeviceEvent}

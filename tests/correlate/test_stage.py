@@ -1,0 +1,123 @@
+"""The stage inside the supervisor, the shipped schemas, and what `sensor inventory` shows."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from sensor.commands import inventory, schema
+from sensor.config import load_config
+from sensor.correlate.model import DeviceEvent, DeviceRecord
+from sensor.metrics import Metrics
+from sensor.observations import Envelope
+from sensor.publish.outbox import Outbox
+from sensor.sources import SourceContext
+from sensor.supervisor import Supervisor
+from tests.correlate.factory import MON, PUMP, WS, dist, sw1
+
+
+class Snapshots:
+    """A source that hands the correlator the lab's two snapshots."""
+
+    name = "lab-snapshots"
+    interval = 3600.0
+    deadline = 10.0
+    continuous = False
+
+    def __init__(self, t: float = 1000.0) -> None:
+        self.t = t
+
+    async def cycle(self, ctx: SourceContext) -> None:
+        await ctx.snapshot(dist(self.t))
+        await ctx.snapshot(sw1(self.t + 1))
+
+
+async def _published(cfg_state: str) -> list[dict[str, object]]:
+    ob = Outbox(Path(cfg_state) / "outbox.sqlite3", site="lab", sensor_id="test", max_messages=10_000,
+                metrics=Metrics())
+    await ob.open()
+    try:
+        rows = await ob.fetch(0, 10_000)
+    finally:
+        await ob.close()
+    return [json.loads(r.payload) for r in rows]
+
+
+DEVICE_ENV = msgspec.json.Decoder(Envelope)
+
+
+def _validate(env: dict[str, object]) -> None:
+    """Every device/event message decodes strictly into the struct its shipped schema was made from."""
+    raw = msgspec.json.encode(env["data"])
+    if env["kind"] == "device" and env["data"] is not None:
+        msgspec.json.decode(raw, type=DeviceRecord, strict=True)
+    elif env["kind"] == "event":
+        msgspec.json.decode(raw, type=DeviceEvent, strict=True)
+
+
+async def test_run_once_correlates_every_snapshot_before_health(write_config: Callable[..., Path]) -> None:
+    cfg = load_config(write_config('[correlation]\nabsence = "30m"\n'))
+    sup = Supervisor(cfg, sources=[Snapshots()])
+    assert await sup.run(once=True) == 0
+    msgs = await _published(cfg.sensor.state_dir)
+    kinds = [m["kind"] for m in msgs]
+    assert kinds[-1] == "health"
+    assert kinds.count("device") == 6 and kinds.count("event") == 6
+    for m in msgs:
+        _validate(m)
+    assert (Path(cfg.sensor.state_dir) / "correlation.state").exists()
+    devices = {d["mac"]: d for d in inventory.load_devices(cfg.sensor.state_dir)}
+    assert devices[PUMP]["attachment"]["port"] == "ge1"
+    assert devices[PUMP]["classification"]["device_class"] == "infusion_pump"
+    assert "flat_network" in {f["name"] for f in devices[PUMP]["risk"]["factors"]}
+
+    # a second run with nothing new publishes no device records and no events (state survived)
+    sup = Supervisor(cfg, sources=[Snapshots(2000.0)])
+    assert await sup.run(once=True) == 0
+    msgs2 = await _published(cfg.sensor.state_dir)
+    assert [m["kind"] for m in msgs2[len(msgs):]] == ["health"]
+
+
+async def test_inventory_filters(write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config()
+    cfg = load_config(path)
+    assert await Supervisor(cfg, sources=[Snapshots()]).run(once=True) == 0
+    capsys.readouterr()
+
+    def inv(*extra: str) -> list[dict[str, object]]:
+        p = argparse.ArgumentParser()
+        inventory.configure(p)
+        assert inventory.run(p.parse_args(["--config", str(path), "--json", *extra])) == 0
+        return json.loads(capsys.readouterr().out)
+
+    assert len(inv()) == 6
+    assert [d["mac"] for d in inv("--class", "infusion_pump")] == [PUMP]
+    assert {d["mac"] for d in inv("--medical")} == {PUMP, MON}
+    assert {d["mac"] for d in inv("--min-risk", "50")} == {PUMP, MON}
+    assert inv("--switch", "dist") == []
+    p = argparse.ArgumentParser()
+    inventory.configure(p)
+    assert inventory.run(p.parse_args(["--config", str(path), "--csv", "--class", "workstation"])) == 0
+    out = capsys.readouterr().out
+    assert WS in out and "sw1,ge3,10" in out
+
+
+def test_shipped_schemas_equal_the_generated_ones() -> None:
+    for name in schema.NAMES:
+        assert schema.shipped(name) == schema.render(name), (
+            f"sensor/schemas/{name}.json is stale: run `python -m sensor.commands.schema`")
+
+
+def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from sensor.cli import main
+
+    assert main(["schema", "device"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["$ref"] == "#/$defs/DeviceRecord" and "DeviceRecord" in doc["$defs"]
+    assert main(["schema"]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == {"device", "event"}
