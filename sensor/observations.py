@@ -51,6 +51,11 @@ def device_obs(mac: str, data: Any, at: float) -> Observation:
     return Observation(kind="device", topic=f"devices/{mac}", data=data, retain=True, observed_at=at)
 
 
+def flows_obs(data: Any, at: float) -> Observation:
+    """One device's conversation summary for one window."""
+    return Observation(kind="flows", topic="flows", data=data, observed_at=at)
+
+
 def event_obs(data: Any, at: float) -> Observation:
     return Observation(kind="event", topic="events", data=data, observed_at=at)
 

@@ -1,0 +1,205 @@
+"""The flow source: a continuous listener whose cycle is one aggregation window.
+
+The UDP sockets stay open across cycles (a window's end swaps the table, it does
+not close anything). At the end of each window the distinct flows are resolved
+into per-device conversations (published on ``flows``), checked against the
+baselines (anomalies published on ``events``), and the template cache and the
+baselines are written to the state directory so a restart loses neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import structlog
+
+from collectors.flows import Decoder, FlowCollector, FlowListener, FlowTable, parse_listen
+from sensor.config import Config, FlowsSection
+from sensor.errors import SourceError
+from sensor.flows.baseline import Baselines, BaselineState
+from sensor.flows.conversations import Aggregator, DeviceConversations, DeviceDirectory, StaticDirectory
+from sensor.metrics import Metrics
+from sensor.observations import event_obs, flows_obs
+from sensor.sources import SourceContext
+
+log = structlog.get_logger("sensor.flows")
+METRIC_SYNC = 10.0  # seconds between counter updates within a window
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class FlowSource:
+    """Listens for NetFlow/IPFIX; one cycle = one window."""
+
+    continuous = True
+
+    def __init__(self, flows: FlowsSection, state_dir: str | Path, *, directory: DeviceDirectory | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.cfg = flows
+        self.dir = Path(state_dir) / "flows"
+        self.directory: DeviceDirectory = directory or StaticDirectory(medical=flows.medical)
+        self.clock = clock
+        self.decoder = Decoder(max_exporters=flows.max_exporters,
+                               max_templates_per_exporter=flows.max_templates_per_exporter,
+                               sampling_overrides=dict(flows.sampling))
+        self.collector = FlowCollector(flows.allowed_exporters, self.decoder, max_keys=flows.max_flows_per_window)
+        self.aggregator = Aggregator(self.directory, flows.internal, max_devices=flows.max_devices,
+                                     max_peers_per_device=flows.max_peers_per_device)
+        self.baselines = Baselines(
+            self._load_baseline(), self.directory, internal=flows.internal, dns_resolvers=flows.dns_resolvers,
+            it_management=flows.it_management, learning_period=flows.learning_period, realert=flows.realert,
+            volume_factor=flows.volume_factor, volume_min_bytes=flows.volume_min_bytes,
+            max_devices=flows.max_devices, max_peers=flows.max_peers_per_device)
+        self.listener: FlowListener | None = None
+        self.window_start: float | None = None
+        self._synced: dict[str, int] = {}
+        self.last_conversations: list[DeviceConversations] = []
+        self.last_events: list[dict[str, Any]] = []
+        self._load_templates()
+
+    # -- Source protocol ------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return "flows"
+
+    @property
+    def interval(self) -> float:
+        return float(self.cfg.window)
+
+    @property
+    def deadline(self) -> float:
+        return float(self.cfg.window) + 60.0
+
+    async def cycle(self, ctx: SourceContext) -> None:
+        self.start()
+        now = self.clock()
+        if self.window_start is None:
+            self.window_start = now
+        end = self.window_start + float(self.cfg.window)
+        while (left := end - self.clock()) > 0:
+            await asyncio.sleep(min(left, METRIC_SYNC))
+            self.sync_metrics(ctx.metrics)
+        await self.finish_window(ctx)
+
+    # -- pieces (also used directly by tests and benchmarks) -----------------------
+    def start(self) -> None:
+        if self.listener is not None:
+            return
+        addrs = [parse_listen(a) for a in self.cfg.listen]
+        listener = FlowListener(addrs, self.collector.feed, rcvbuf=self.cfg.rcvbuf)
+        try:
+            listener.start()
+        except OSError as e:
+            raise SourceError(f"cannot listen for flows on {', '.join(self.cfg.listen)}: {e.strerror or e}: "
+                              f"is another collector using the port?") from None
+        self.listener = listener
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+
+    def window(self, table: FlowTable, start: float, end: float) -> tuple[list[DeviceConversations],
+                                                                         list[dict[str, Any]]]:
+        convs = self.aggregator.summarize(table, start, end)
+        events = self.baselines.update(convs, end)
+        return convs, events
+
+    async def finish_window(self, ctx: SourceContext) -> None:
+        end = self.clock()
+        start = self.window_start if self.window_start is not None else end
+        table = self.collector.swap()
+        self.window_start = end
+        convs, events = self.window(table, start, end)
+        self.last_conversations, self.last_events = convs, events
+        for dc in convs:
+            await ctx.emit(flows_obs(msgspec.to_builtins(dc), end))
+        for ev in events:
+            ctx.log.info("flow anomaly", device=ev["device"], peer=ev["peer"],
+                         reasons=[r["rule"] for r in ev["reasons"]])
+            await ctx.emit(event_obs(ev, end))
+        if table.overflow_records:
+            ctx.log.warning("flow table full: records dropped", dropped=table.overflow_records,
+                            max_flows_per_window=self.cfg.max_flows_per_window)
+        ctx.metrics.inc("flows.overflow_records", table.overflow_records)
+        ctx.metrics.inc("flows.windows")
+        ctx.metrics.inc("flows.anomalies", len(events))
+        ctx.metrics.set("flows.devices", len(convs))
+        ctx.metrics.set("flows.keys_last_window", len(table))
+        self.sync_metrics(ctx.metrics)
+        self.persist()
+
+    def sync_metrics(self, metrics: Metrics) -> None:
+        """Move the decoder's and listener's counters into the health counters (as deltas)."""
+        current: dict[str, int] = {f"flows.{k}": v for k, v in self.decoder.stats.items()}
+        current.update({f"flows.{k}": v for k, v in self.collector.stats.items()})
+        if self.listener is not None:
+            current["flows.recv_errors"] = self.listener.recv_errors
+            metrics.set("flows.kernel_drops", self.listener.kernel_drops)
+        for k, v in current.items():
+            delta = v - self._synced.get(k, 0)
+            if delta:
+                metrics.inc(k, delta)
+            self._synced[k] = v
+        metrics.set("flows.templates", self.decoder.template_count())
+        metrics.set("flows.exporters", len(self.decoder.exporters))
+
+    # -- persistence ---------------------------------------------------------------
+    def _load_templates(self) -> None:
+        path = self.dir / "templates.json"
+        try:
+            state = json.loads(path.read_text())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as e:
+            log.warning("flow template cache unreadable: starting empty", path=str(path), error=str(e))
+            return
+        n = self.decoder.load_state(state)
+        self.decoder.templates_changed = False
+        log.info("flow templates restored", templates=n, path=str(path))
+
+    def _load_baseline(self) -> BaselineState:
+        path = self.dir / "baseline.json"
+        try:
+            return msgspec.json.decode(path.read_bytes(), type=BaselineState)
+        except FileNotFoundError:
+            return BaselineState()
+        except (OSError, msgspec.DecodeError) as e:
+            log.warning("flow baselines unreadable: learning again", path=str(path), error=str(e))
+            return BaselineState()
+
+    def persist(self) -> None:
+        try:
+            if self.decoder.templates_changed:
+                _write_atomic(self.dir / "templates.json", json.dumps(self.decoder.dump_state()).encode())
+                self.decoder.templates_changed = False
+            _write_atomic(self.dir / "baseline.json", msgspec.json.encode(self.baselines.state))
+        except OSError as e:
+            log.warning("cannot write flow state", dir=str(self.dir), error=str(e))
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def flow_sources(cfg: Config, directory: DeviceDirectory | None = None) -> list[FlowSource]:
+    """The flow source, when the configuration has a [flows] section."""
+    if cfg.flows is None:
+        return []
+    return [FlowSource(cfg.flows, cfg.sensor.state_dir, directory=directory)]

@@ -1,0 +1,108 @@
+"""Per-device conversations, baselines and anomaly rules (pure)."""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+import sys
+
+from collectors.flows import Decoder, FlowTable
+from sensor.flows.baseline import Baselines, BaselineState
+from sensor.flows.conversations import Aggregator, StaticDirectory, service_side
+from tests.flows.build import FLOW_FIELDS, data_set, flow_record, ipfix, ipfix_template_record, ipfix_template_set
+
+PUMP, MON, SRV = "198.18.10.21", "198.18.10.22", "198.18.20.10"
+PUMP_MAC, MON_MAC = "58:42:e4:12:10:21", "00:09:fb:12:10:22"
+INTERNAL = ["198.18.0.0/15"]
+
+
+def table(*recs: bytes) -> FlowTable:
+    d = Decoder()
+    t = FlowTable()
+    res = d.decode(ipfix(1, ipfix_template_set(ipfix_template_record(300, FLOW_FIELDS)), data_set(300, *recs)), "e")
+    for b in res.batches:
+        t.add(b)
+    return t
+
+
+def directory() -> StaticDirectory:
+    return StaticDirectory({PUMP: PUMP_MAC, MON: MON_MAC}, medical_macs=[PUMP_MAC, MON_MAC])
+
+
+def test_service_side() -> None:
+    assert service_side(40000, 2575, 6) == (False, 2575)
+    assert service_side(2575, 40000, 6) == (True, 2575)
+    assert service_side(50000, 11112, 6) == (False, 11112)
+    assert service_side(0, 2048, 1) == (False, 0)
+
+
+def test_conversation_direction_and_split() -> None:
+    t = table(flow_record(PUMP, SRV, 40000, 2575, 6, 1000, 10), flow_record(SRV, PUMP, 2575, 40000, 6, 200, 8),
+              flow_record(PUMP, SRV, 40001, 2575, 6, 500, 5))
+    (dc, srv) = sorted(Aggregator(directory(), INTERNAL).summarize(t, 0, 300), key=lambda d: d.device != PUMP_MAC)
+    assert dc.device == PUMP_MAC and dc.ip == PUMP
+    (c,) = dc.conversations
+    assert (c.peer, c.port, c.proto, c.dir) == (SRV, 2575, 6, "out")
+    assert (c.bytes_out, c.bytes_in, c.packets_out, c.packets_in, c.flows) == (1500, 200, 15, 8, 3)
+    # the server is internal too: it sees the same conversation inbound
+    assert srv.device == SRV and srv.conversations[0].dir == "in"
+
+
+def make(learning: float = 100.0, **kw: object) -> Baselines:
+    return Baselines(BaselineState(), directory(), internal=INTERNAL, dns_resolvers=[SRV],
+                     it_management=["198.18.99.0/24"], learning_period=learning, realert=3600, **kw)  # type: ignore[arg-type]
+
+
+def run(b: Baselines, t: FlowTable, now: float) -> list[dict[str, object]]:
+    return b.update(Aggregator(directory(), INTERNAL).summarize(t, now - 300, now), now)
+
+
+def test_learning_then_one_event_for_dns_to_outside_and_no_repeat() -> None:
+    b = make()
+    assert run(b, table(flow_record(PUMP, SRV, 40000, 2575, 6, 1000, 10)), 50) == []
+    t = table(flow_record(PUMP, SRV, 40000, 2575, 6, 1000, 10), flow_record(PUMP, "203.0.113.53", 5353, 53, 17, 80, 1))
+    (ev,) = run(b, t, 500)
+    assert ev["device"] == PUMP_MAC and ev["peer"] == {"ip": "203.0.113.53", "port": 53, "proto": 17, "dir": "out"}
+    assert {r["rule"] for r in ev["reasons"]} == {"new_external_destination", "dns_unlisted_resolver"}
+    assert run(b, t, 800) == []  # same condition, same window later: no repeat
+
+
+def test_policy_rules() -> None:
+    b = make(learning=0)
+    t = table(flow_record(PUMP, MON, 40000, 445, 6, 100, 1), flow_record(PUMP, "198.18.99.5", 40000, 443, 6, 100, 1),
+              flow_record(PUMP, SRV, 40000, 53, 17, 100, 1))
+    events = run(b, t, 10)
+    rules = {(e["peer"]["ip"], r["rule"]) for e in events if e["device"] == PUMP_MAC for r in e["reasons"]}
+    assert (MON, "admin_protocol_from_medical") in rules and (MON, "medical_to_medical") in rules
+    assert ("198.18.99.5", "it_management") in rules
+    assert not any(ip == SRV for ip, _ in rules)  # DNS to the configured resolver is fine
+
+
+def test_volume_far_above_baseline() -> None:
+    b = make(learning=1000, volume_min_bytes=1000)
+    for i in range(5):
+        run(b, table(flow_record(PUMP, SRV, 40000, 2575, 6, 1000, 10)), 100 + i)
+    events = run(b, table(flow_record(PUMP, SRV, 40000, 2575, 6, 10_000_000, 10)), 2000)
+    assert [e["rule"] for e in events if e["device"] == PUMP_MAC] == ["volume_above_baseline"]
+
+
+def test_bounded_devices_and_peers() -> None:
+    recs = [flow_record(str(ipaddress.ip_address("198.18.10.0") + i), "203.0.113.1", 40000, 443, 6, 1, 1)
+            for i in range(1, 60)]
+    agg = Aggregator(StaticDirectory(), INTERNAL, max_devices=10)
+    assert len(agg.summarize(table(*recs), 0, 1)) == 10 and agg.dropped > 0
+
+
+def test_cli_decode_json(corpus) -> None:  # type: ignore[no-untyped-def]
+    g = corpus / "goflow2"
+    out = subprocess.run([sys.executable, "-m", "sensor.cli", "flows", "decode", str(g / "v9_cisco_tpl260_23fields.bin"),
+                          str(g / "v9_cisco_data260_21rec.bin"), "--json"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(lines) == 21 and lines[0]["sourceIPv4Address"] == "198.38.120.222"
+    assert lines[0]["ingressVRFID"] == 1610612738
+    bad = subprocess.run([sys.executable, "-m", "sensor.cli", "flows", "decode",
+                          str(corpus / "bitkeks_python-netflow/invalid_ff.bin")], capture_output=True, text=True)
+    assert bad.returncode == 1 and "rejected" in bad.stderr

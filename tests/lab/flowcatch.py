@@ -1,0 +1,57 @@
+"""Run inside es-mgmt by the flow lab test: listen like the sensor, print one JSON line per window.
+
+Usage: python flowcatch.py CONFIG_JSON; then write "window" lines on stdin.
+CONFIG_JSON: {"ports": {"v5": 2055, ...}, "internal": [...], "dns_resolvers": [...],
+"learning_period": s, "macs": {ip: mac}, "medical_macs": [...]}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+import msgspec
+import structlog
+
+from collectors.flows import FlowCollector, FlowListener
+from sensor.flows.baseline import Baselines, BaselineState
+from sensor.flows.conversations import Aggregator, StaticDirectory
+
+
+async def main(cfg: dict) -> None:
+    directory = StaticDirectory(cfg["macs"], medical_macs=cfg["medical_macs"])
+    parts = {}
+    for name, port in cfg["ports"].items():
+        coll = FlowCollector(["198.18.0.0/24"])
+        lst = FlowListener([("198.18.0.100", port)], coll.feed, rcvbuf=4 << 20)
+        lst.start()
+        agg = Aggregator(directory, cfg["internal"])
+        base = Baselines(BaselineState(), directory, internal=cfg["internal"], dns_resolvers=cfg["dns_resolvers"],
+                         learning_period=cfg["learning_period"], realert=3600)
+        parts[name] = (coll, lst, agg, base)
+    print(json.dumps({"ready": True}), flush=True)
+    loop = asyncio.get_running_loop()
+    start = time.time()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line or line.strip() == "quit":
+            return
+        await asyncio.sleep(float(line.split()[1]) if len(line.split()) > 1 else 0)
+        now = time.time()
+        out = {}
+        for name, (coll, lst, agg, base) in parts.items():
+            table = coll.swap()
+            convs = agg.summarize(table, start, now)
+            events = base.update(convs, now)
+            out[name] = {"records": table.records, "datagrams": lst.datagrams,
+                         "errors": coll.decoder.stats["decode_errors"],
+                         "conversations": msgspec.to_builtins(convs), "events": events}
+        start = now
+        print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # stdout is for JSON
+    asyncio.run(main(json.loads(sys.argv[1])))
