@@ -97,3 +97,6 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     tables_ok: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # how data was interpreted (fallbacks taken), not failures
+    # Which method ("snmp", "cli", "netconf") produced each logical table (system, interfaces,
+    # fdb, arp, lldp, cdp) when a switch is polled with several methods; sensor/methods.py.
+    table_methods: tuple[tuple[str, str], ...] = ()

@@ -82,7 +82,7 @@ BAD: list[tuple[str, str, int | None, str]] = [
     ("interval-negative", '[[switch]]\nname = "a"\nhost = "h"\ninterval = -5\n', 8, "switch[1].interval: expected a duration"),
     ("outbox-too-small", "[outbox]\nmax_messages = 10\n", 6, "outbox.max_messages: expected an integer >= 100"),
     ("methods-unknown", '[[switch]]\nname = "a"\nhost = "h"\nmethods = ["telnet"]\n', 8,
-     'switch[1].methods[1]: expected one of "snmp", got "telnet"'),
+     'switch[1].methods[1]: expected one of "snmp", "cli", "netconf", got "telnet"'),
 ]
 
 

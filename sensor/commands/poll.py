@@ -2,9 +2,12 @@
 
 The first command a network engineer runs when adding a switch: it says at once
 whether the address and credentials work, and shows the interfaces, forwarding
-table, ARP/ND and neighbours the sensor will work from. ``--json`` prints exactly one
-JSON object (keys ``system``, ``interfaces``, ``fdb``, ``arp``, ``lldp``, ``cdp``,
-``errors``) for scripts. Exit status: 0 polled, 1 the switch could not be polled (one
+table, ARP/ND and neighbours the sensor will work from. The switch is polled with its
+``methods`` in order of preference (sensor/methods.py: a table one method cannot
+provide is read over the next), and the output says which method produced each table.
+``--json`` prints exactly one JSON object (keys ``system``, ``interfaces``, ``fdb``,
+``arp``, ``lldp``, ``cdp``, ``errors``, and ``methods``: table -> method) for
+scripts. Exit status: 0 polled, 1 the switch could not be polled (one
 line on stderr saying why), 2 configuration problem.
 """
 
@@ -17,9 +20,10 @@ from typing import Any
 
 import msgspec
 
-from sensor.config import load_config
+from sensor.config import SwitchSection, load_config
 from sensor.errors import ConfigError, SourceError
 from sensor.facts import Snapshot
+from sensor.methods import TABLES, SwitchPoll, poll_switch
 
 DEFAULT_CONFIG = "/etc/edge-sensor/sensor.toml"
 
@@ -41,22 +45,22 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
         "lldp": [n for n in snap.lldp if n.protocol == "lldp"],
         "cdp": [n for n in snap.lldp if n.protocol == "cdp"],
         "errors": snap.errors,
+        "methods": dict(snap.table_methods) or {t: snap.method for t in TABLES},
     }
 
 
-async def _poll(cfg_switch: Any) -> Any:
-    from collectors.snmp import close_engines, poll, target_from_config
-
-    target, creds = target_from_config(cfg_switch)
+async def _poll(cfg_switch: SwitchSection) -> SwitchPoll:
     try:
         async with asyncio.timeout(float(cfg_switch.deadline)):
-            return await poll(cfg_switch.name, target, creds,
-                              vlan_indexing=cfg_switch.snmp.vlan_indexing if cfg_switch.snmp else None)
+            return await poll_switch(cfg_switch)
     except TimeoutError:
         raise SourceError(f"poll of {cfg_switch.host} did not finish within the switch's deadline "
                           f"({float(cfg_switch.deadline):g}s)") from None
     finally:
-        close_engines()
+        if "snmp" in cfg_switch.methods:
+            from collectors.snmp import close_engines
+
+            close_engines()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
     if sw is None:
         known = ", ".join(s.name for s in cfg.switch) or "none configured"
         raise ConfigError([f"{cfg.path}: no [[switch]] named \"{args.switch}\" (switches: {known})"])
-    if sw.snmp is None or "snmp" not in sw.methods:
-        raise ConfigError([f"{cfg.path}: switch \"{sw.name}\" has no [switch.snmp] table: nothing to poll"])
+    lacking = [m for m in sw.methods if getattr(sw, m, None) is None]
+    if lacking:
+        raise ConfigError([f"{cfg.path}: switch \"{sw.name}\" lists method(s) {', '.join(lacking)} without a "
+                           f"[switch.{lacking[0]}] table: nothing to poll that way"])
     try:
         result = asyncio.run(_poll(sw))
     except SourceError as e:
@@ -81,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_tables(snap: Snapshot, result: Any) -> None:
+def _print_tables(snap: Snapshot, result: SwitchPoll) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -92,13 +98,22 @@ def _print_tables(snap: Snapshot, result: Any) -> None:
     def port(ifindex: int | None) -> str:
         return "-" if ifindex is None else names.get(ifindex, f"ifIndex {ifindex}")
 
+    methods = dict(snap.table_methods) or {t: snap.method for t in TABLES}
+
+    def via(table: str) -> str:
+        return f" via {methods.get(table, snap.method)}"
+
+    snmp = result.snmp
     if s is not None:
         console.print(f"[bold]{snap.switch}[/bold]: {s.sys_name or '(no sysName)'}  {s.sys_object_id}")
         console.print(f"  {s.sys_descr.splitlines()[0] if s.sys_descr else ''}")
-        console.print(f"  bridge address {s.base_mac or '-'}; polled in {result.duration_s:.2f}s, "
-                      f"{result.requests} requests, {result.varbinds} varbinds")
+        console.print(f"  bridge address {s.base_mac or '-'}; polled in {result.duration_s:.2f}s"
+                      + (f", {snmp.requests} requests, {snmp.varbinds} varbinds" if snmp else ""))
+    console.print("  methods: " + ", ".join(f"{t} <- {m}" for t, m in methods.items()), highlight=False)
+    for m, why in result.failures.items():
+        console.print(f"[yellow]{m} failed:[/yellow] {why}", highlight=False)
 
-    t = Table(title=f"Interfaces ({len(snap.interfaces)})")
+    t = Table(title=f"Interfaces ({len(snap.interfaces)}){via('interfaces')}")
     for col in ("ifIndex", "name", "alias", "type", "speed", "oper", "MAC", "LAG"):
         t.add_column(col)
     for i in snap.interfaces:
@@ -107,21 +122,22 @@ def _print_tables(snap: Snapshot, result: Any) -> None:
                   if i.lag_ifindex else "")
     console.print(t)
 
-    t = Table(title=f"Forwarding table ({len(snap.fdb)})")
+    t = Table(title=f"Forwarding table ({len(snap.fdb)}){via('fdb')}")
     for col in ("MAC", "VLAN", "port", "status"):
         t.add_column(col)
     for f in snap.fdb:
         t.add_row(f.mac, str(f.vlan or "-"), port(f.ifindex), f.status)
     console.print(t)
 
-    t = Table(title=f"ARP / IPv6 neighbours ({len(snap.arp)})")
+    t = Table(title=f"ARP / IPv6 neighbours ({len(snap.arp)}){via('arp')}")
     for col in ("IP", "MAC", "interface"):
         t.add_column(col)
     for a in snap.arp:
         t.add_row(a.ip, a.mac, port(a.ifindex))
     console.print(t)
 
-    t = Table(title=f"LLDP / CDP neighbours ({len(snap.lldp)})")
+    t = Table(title=f"LLDP / CDP neighbours ({len(snap.lldp)}){via('lldp')}"
+              + (f", CDP{via('cdp')}" if methods.get('cdp') != methods.get('lldp') else ""))
     for col in ("local port", "protocol", "system", "port", "chassis", "capabilities", "address"):
         t.add_column(col)
     for n in snap.lldp:

@@ -1,0 +1,140 @@
+"""The CLI collector's I/O: one netmiko SSH session per switch per poll, in a worker thread.
+
+Host keys are checked by default against the switch's own ``host_key_file`` (known_hosts
+format); ``insecure_no_host_key_check`` accepts any key and logs a warning on every
+connect. Paging is disabled and enable mode entered by netmiko's platform drivers; every
+command has a read timeout, and the caller bounds the whole poll with its deadline. A
+command that fails leaves its table marked failed (``Tables.failed``) so another method
+can provide it; parsing is :mod:`collectors.cli.parse` (pure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from collectors.cli.names import Ports
+from collectors.cli.parse import ParseError, parse
+from collectors.tables import Tables
+from sensor.errors import SourceError
+from sensor.facts import SwitchInfo
+
+log = logging.getLogger("collectors.cli")
+
+# (table, command) in the order they run; interfaces first so real ifIndex values are known.
+_CISCO = [("interfaces", "show interfaces"), ("fdb", "show mac address-table"), ("arp", "show ip arp"),
+          ("lldp", "show lldp neighbors detail"), ("lldp", "show lldp neighbors"),
+          ("cdp", "show cdp neighbors detail")]
+COMMANDS: dict[str, list[tuple[str, str]]] = {
+    "cisco_ios": _CISCO,
+    "cisco_xe": _CISCO,
+    "cisco_nxos": [("interfaces", "show interface"), ("fdb", "show mac address-table"),
+                   ("arp", "show ip arp vrf all"), ("lldp", "show lldp neighbors detail"),
+                   ("cdp", "show cdp neighbors detail")],
+    "arista_eos": [("interfaces", "show interfaces | json"), ("fdb", "show mac address-table | json"),
+                   ("arp", "show arp vrf all | json"), ("lldp", "show lldp neighbors detail | json")],
+    "hp_procurve": [("interfaces", "show interfaces brief"), ("fdb", "show mac-address"), ("arp", "show arp"),
+                    ("lldp", "show lldp info remote-device detail"), ("cdp", "show cdp neighbors detail")],
+    "aruba_aoscx": [("interfaces", "show interface"), ("fdb", "show mac-address-table"),
+                    ("arp", "show arp all-vrfs"), ("lldp", "show lldp neighbors-info detail")],
+    "hp_comware": [("interfaces", "display interface brief"), ("fdb", "display mac-address"),
+                   ("arp", "display arp"), ("lldp", "display lldp neighbor-information verbose")],
+    "juniper_junos": [("interfaces", "show interfaces terse | display xml"),
+                      ("fdb", "show ethernet-switching table | display xml"),
+                      ("arp", "show arp no-resolve | display xml"), ("lldp", "show lldp neighbors | display xml")],
+    "linux": [("interfaces", "ip -j -d link show"), ("fdb", "bridge -j fdb show"), ("arp", "ip -j neigh show"),
+              ("lldp", "lldpcli -f json0 show neighbors details")],
+}
+ENABLE_PLATFORMS = frozenset({"cisco_ios", "cisco_xe", "cisco_nxos", "arista_eos", "hp_procurve"})
+
+
+@dataclass(frozen=True)
+class CliTarget:
+    host: str
+    platform: str
+    username: str
+    port: int = 22
+    password: str | None = None
+    key_file: str | None = None
+    host_key_file: str | None = None
+    insecure_no_host_key_check: bool = False
+    timeout: float = 30.0
+    enable_password: str | None = None
+
+
+def connect_params(switch: str, target: CliTarget) -> dict[str, Any]:
+    """netmiko ConnectHandler arguments (pure; logs the insecure opt-out)."""
+    params: dict[str, Any] = dict(
+        device_type=target.platform, host=target.host, port=target.port, username=target.username,
+        timeout=target.timeout, conn_timeout=min(target.timeout, 15.0), auth_timeout=target.timeout,
+        banner_timeout=min(target.timeout, 15.0), read_timeout_override=None, fast_cli=False,
+        allow_agent=False, system_host_keys=False)
+    if target.password is not None:
+        params["password"] = target.password
+    if target.key_file:
+        params.update(use_keys=True, key_file=target.key_file)
+    else:
+        params["use_keys"] = False
+    if target.enable_password is not None:
+        params["secret"] = target.enable_password
+    if target.insecure_no_host_key_check:
+        log.warning("%s: SSH host key NOT checked (insecure_no_host_key_check = true)", switch)
+        params["ssh_strict"] = False
+    else:
+        params.update(ssh_strict=True, alt_host_keys=True, alt_key_file=target.host_key_file or "")
+    return params
+
+
+def _poll_blocking(switch: str, target: CliTarget) -> Tables:
+    from netmiko import ConnectHandler
+    from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
+    from paramiko.ssh_exception import SSHException
+
+    t = Tables(switch=switch, ports=Ports(target.platform))
+    commands = COMMANDS[target.platform]
+    try:
+        conn = ConnectHandler(**connect_params(switch, target))
+    except NetmikoAuthenticationException as e:
+        raise SourceError(f"{target.host}:{target.port}: SSH authentication failed for {target.username}: "
+                          f"{str(e).splitlines()[0]}") from None
+    except NetmikoTimeoutException as e:
+        raise SourceError(f"{target.host}:{target.port}: SSH connection failed or timed out "
+                          f"({str(e).splitlines()[0] if str(e) else 'no detail'}); an unknown host key is "
+                          "refused too: check host_key_file") from None
+    except (SSHException, OSError, ValueError) as e:
+        raise SourceError(f"{target.host}:{target.port}: SSH failed: {e} (an unknown or changed host key "
+                          "is refused: check host_key_file)") from None
+    try:
+        if target.enable_password is not None and target.platform in ENABLE_PLATFORMS:
+            conn.enable()
+        if target.platform != "linux":
+            prompt = conn.find_prompt().strip().rstrip("#>").strip()
+            t.system = SwitchInfo(switch=switch, sys_name=prompt)
+        for table, command in commands:
+            try:
+                output = conn.send_command(command, read_timeout=target.timeout)
+                parse(target.platform, command, str(output), tables=t)
+            except ParseError as e:
+                t.errors.append(f"{table}: {command}: {e}")
+                t.failed.add(table)
+            except (OSError, SSHException, NetmikoTimeoutException) as e:
+                t.errors.append(f"{table}: {command}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+                t.failed.add(table)
+    finally:
+        with contextlib.suppress(Exception):  # the session may already be gone
+            conn.disconnect()
+    return t
+
+
+async def poll(switch: str, target: CliTarget, *, clock: Callable[[], float] = time.time) -> tuple[Tables, float]:
+    """One CLI poll in a worker thread; the caller's asyncio.timeout bounds it."""
+    if target.platform not in COMMANDS:
+        raise SourceError(f"unsupported CLI platform {target.platform}")
+    taken_at = clock()
+    tables = await asyncio.to_thread(_poll_blocking, switch, target)
+    return tables, taken_at
