@@ -46,6 +46,7 @@ demo: setup
 # Benchmarks measure and print; they never fail a build on timing.
 bench: setup
 	$(PY) bench/publish.py
+	$(PY) bench/correlate.py
 	lab/up >/dev/null && { $(PY) bench/snmp_walk.py --lab; rc=$$?; lab/down >/dev/null; exit $$rc; }
 
 # Pin what the venv has now (run after changing dependencies in pyproject.toml).

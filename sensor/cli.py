@@ -19,6 +19,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("sensor.commands.run", "run the sensor (the systemd service runs this)"),
     "inventory": ("sensor.commands.inventory", "list the devices in the local store"),
     "poll": ("sensor.commands.poll", "poll one switch now and print what it knows"),
+    "schema": ("sensor.commands.schema", "print the JSON Schemas of the published device records and events"),
+    "parse": ("sensor.commands.parse", "map a saved command output or NETCONF reply to facts"),
+    "flows": ("sensor.commands.flows", "decode raw NetFlow/IPFIX datagrams (sensor flows decode FILE...)"),
 }
 
 

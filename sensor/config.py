@@ -136,18 +136,115 @@ class SnmpSection(Base, frozen=True):
     max_rows: Annotated[int, msgspec.Meta(ge=1)] = 100_000
 
 
+CliPlatform = Literal["cisco_ios", "cisco_xe", "cisco_nxos", "arista_eos", "hp_procurve", "aruba_aoscx",
+                      "hp_comware", "juniper_junos", "linux"]
+
+
+class CliSection(Base, frozen=True):
+    """SSH command-line access to one switch (collectors/cli, netmiko)."""
+
+    platform: CliPlatform
+    username: str
+    port: Port = 22
+    password_file: str | None = None
+    key_file: str | None = None
+    host_key_file: str | None = None  # known_hosts-format file with this switch's host key
+    insecure_no_host_key_check: bool = False
+    timeout: Duration = Duration(30)
+    enable_password_file: str | None = None
+
+
+class NetconfSection(Base, frozen=True):
+    """NETCONF over SSH access to one switch (collectors/netconf, ncclient)."""
+
+    username: str
+    port: Port = 830
+    password_file: str | None = None
+    key_file: str | None = None
+    host_key_file: str | None = None
+    insecure_no_host_key_check: bool = False
+    timeout: Duration = Duration(30)
+
+
 class SwitchSection(Base, frozen=True):
     name: Name
     host: str
-    methods: list[Literal["snmp"]] = msgspec.field(default_factory=lambda: ["snmp"])
+    methods: list[Literal["snmp", "cli", "netconf"]] = msgspec.field(default_factory=lambda: ["snmp"])
     interval: Duration = Duration(900)
     deadline: Duration = Duration(120)
     uplinks: list[str] = msgspec.field(default_factory=list)
     snmp: SnmpSection | None = None
+    cli: CliSection | None = None
+    netconf: NetconfSection | None = None
 
 
 class PollSection(Base, frozen=True):
     max_concurrent_switches: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 16
+
+
+MacText = Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){5}$")]
+OuiText = Annotated[
+    str, msgspec.Meta(pattern=r"^[0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){2}([:-]?[0-9A-Fa-f]{1,2}){0,2}(/(28|36))?$")
+]
+ClassName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+VlanId = Annotated[int, msgspec.Meta(ge=1, le=4094)]
+
+
+class CorrelationSection(Base, frozen=True):
+    """How switch facts become device records (sensor/correlate)."""
+
+    absence: Duration = Duration(7200)  # counted in successful polls of the device's switch
+    uplink_mac_threshold: Positive = 32  # weakest uplink evidence: a port that learns more MACs
+    flap_window: Duration = Duration(600)
+    full_refresh: Duration = Duration(86400)  # re-publish every retained device record
+    forget_after: Duration = Duration(30 * 86400)  # after disappearing, then an empty retained record
+
+
+class ClassificationOverride(Base, frozen=True):
+    """One user decision: exactly one of mac, oui or vendor says which devices it covers."""
+
+    device_class: ClassName = msgspec.field(name="class")
+    mac: MacText | None = None
+    oui: OuiText | None = None
+    vendor: str | None = None  # organisation name, matched as a whole name
+    function: str | None = None
+    note: str = ""
+
+
+class ClassificationSection(Base, frozen=True):
+    rules_file: str | None = None  # extra rules (same format as the shipped rules), applied after them
+    override: list[ClassificationOverride] = msgspec.field(default_factory=list)
+
+
+class PolicySection(Base, frozen=True):
+    """Where device classes belong; a medical device on a VLAN holding workstations is a flat network."""
+
+    workstation_classes: list[ClassName] = msgspec.field(default_factory=lambda: ["workstation"])
+    expected_vlans: dict[str, list[VlanId]] = msgspec.field(default_factory=dict)
+
+
+class FlowsSection(Base, frozen=True):
+    """NetFlow v5/v9 and IPFIX collection, conversations, baselines and anomaly rules."""
+
+    listen: list[str] = msgspec.field(default_factory=lambda: ["0.0.0.0:2055", "0.0.0.0:4739"])
+    allowed_exporters: list[str] = msgspec.field(default_factory=list)  # addresses or prefixes
+    window: Duration = Duration(300)
+    rcvbuf: Annotated[int, msgspec.Meta(ge=65536, le=1 << 30)] = 32 << 20
+    sampling: dict[str, Annotated[int, msgspec.Meta(ge=1, le=1 << 24)]] = msgspec.field(default_factory=dict)
+    internal: list[str] = msgspec.field(
+        default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"])
+    dns_resolvers: list[str] = msgspec.field(default_factory=list)
+    it_management: list[str] = msgspec.field(default_factory=list)
+    medical: list[str] = msgspec.field(default_factory=list)  # until the classifier says: medical prefixes
+    learning_period: Duration = Duration(7 * 86400)
+    realert: Duration = Duration(86400)
+    volume_factor: Annotated[float, msgspec.Meta(gt=1)] = 10.0
+    volume_min_bytes: Annotated[int, msgspec.Meta(ge=0)] = 10_000_000
+    max_exporters: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 256
+    max_templates_per_exporter: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 512
+    max_flows_per_window: Annotated[int, msgspec.Meta(ge=100)] = 200_000
+    max_devices: Annotated[int, msgspec.Meta(ge=1)] = 20_000
+    max_peers_per_device: Annotated[int, msgspec.Meta(ge=1)] = 2_000
 
 
 class Config(Base, frozen=True):
@@ -157,6 +254,10 @@ class Config(Base, frozen=True):
     poll: PollSection = msgspec.field(default_factory=PollSection)
     snmp_profile: dict[str, SnmpSection] = msgspec.field(default_factory=dict)
     switch: list[SwitchSection] = msgspec.field(default_factory=list)
+    flows: FlowsSection | None = None
+    correlation: CorrelationSection = msgspec.field(default_factory=CorrelationSection)
+    classification: ClassificationSection = msgspec.field(default_factory=ClassificationSection)
+    policy: PolicySection = msgspec.field(default_factory=PolicySection)
     # Set by load_config, not read from the file.
     path: str = ""
 
@@ -170,7 +271,8 @@ class Config(Base, frozen=True):
 
 # --- secrets ---------------------------------------------------------------
 
-SECRET_KEYS = frozenset({"password_file", "community_file", "auth_key_file", "priv_key_file", "key_file"})
+SECRET_KEYS = frozenset({"password_file", "community_file", "auth_key_file", "priv_key_file", "key_file",
+                         "enable_password_file"})
 _INLINE_SECRETS = {"password", "community", "auth_key", "priv_key", "secret", "key"}
 
 
@@ -390,6 +492,8 @@ def _check_struct(cls: type[msgspec.Struct], data: Any, path: KeyPath, out: _Col
 
 def _semantic_checks(cfg: Config, out: _Collector) -> None:
     seen: dict[str, int] = {}
+    if cfg.flows is not None:
+        _check_flows(cfg.flows, out)
     for i, sw in enumerate(cfg.switch):
         p: KeyPath = ("switch", i)
         if sw.name in seen:
@@ -404,6 +508,11 @@ def _semantic_checks(cfg: Config, out: _Collector) -> None:
             out.add((*p, "methods"), 'list at least one method, e.g. ["snmp"]')
         if sw.snmp is not None:
             _check_snmp(sw.snmp, (*p, "snmp"), cfg, out)
+        for method, section in (("cli", sw.cli), ("netconf", sw.netconf)):
+            if method in sw.methods and section is None:
+                out.add(p, f'methods lists "{method}" but there is no [switch.{method}] table for this switch')
+            if section is not None:
+                _check_ssh(section, (*p, method), out)
     for name, prof in cfg.snmp_profile.items():
         if prof.profile is not None:
             out.add(("snmp_profile", name, "profile"), "a profile cannot refer to another profile")
@@ -415,6 +524,50 @@ def _semantic_checks(cfg: Config, out: _Collector) -> None:
             out.add(("mqtt", "tls"), "ca_file/cert_file are set but tls is false: set tls = true")
         if m.password_file and not m.username:
             out.add(("mqtt", "password_file"), "a password needs a username: add username")
+
+
+def _check_flows(f: FlowsSection, out: _Collector) -> None:
+    import ipaddress
+
+    for i, addr in enumerate(f.listen):
+        host, sep, port = addr.rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        try:
+            ipaddress.ip_address(host)
+            ok = bool(sep) and port.isdigit() and 1 <= int(port) <= 65535
+        except ValueError:
+            ok = False
+        if not ok:
+            out.add(("flows", "listen", i), f'expected "address:port" like "0.0.0.0:2055" or "[::]:4739", got "{addr}"')
+    if len(set(f.listen)) != len(f.listen):
+        out.add(("flows", "listen"), "each address may be listed once")
+    for key in ("allowed_exporters", "internal", "dns_resolvers", "it_management", "medical"):
+        for i, net in enumerate(getattr(f, key)):
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                out.add(("flows", key, i), f'expected an address or prefix like "10.20.0.0/24", got "{net}"')
+    if not f.allowed_exporters:
+        out.add(("flows",), 'allowed_exporters is empty: every datagram would be dropped; list the exporters, '
+                'e.g. allowed_exporters = ["10.20.0.0/24"]')
+    for exporter in f.sampling:
+        try:
+            ipaddress.ip_address(exporter)
+        except ValueError:
+            out.add(("flows", "sampling", exporter),
+                    f'expected an exporter address like "10.20.0.11", got "{exporter}"')
+    if f.window < 1:
+        out.add(("flows", "window"), "the window must be at least 1s")
+
+
+def _check_ssh(s: CliSection | NetconfSection, p: KeyPath, out: _Collector) -> None:
+    if not s.password_file and not s.key_file:
+        out.add(p, "give password_file or key_file (a file readable only by the sensor)")
+    if s.host_key_file and s.insecure_no_host_key_check:
+        out.add((*p, "insecure_no_host_key_check"), "host_key_file is set: remove insecure_no_host_key_check")
+    if not s.host_key_file and not s.insecure_no_host_key_check:
+        out.add(p, "host keys are checked: give host_key_file (known_hosts format, e.g. from "
+                   "`ssh-keyscan`), or set insecure_no_host_key_check = true to accept any key")
 
 
 def _check_snmp(s: SnmpSection, p: KeyPath, cfg: Config, out: _Collector) -> None:

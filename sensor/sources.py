@@ -80,8 +80,14 @@ class Source(Protocol):
 
 def build_sources(cfg: Config) -> list[Source]:
     """Every source the configuration asks for, in start order."""
-    from sensor.snmp_source import snmp_sources  # pysnmp loads only when switches are polled
+    # One source per switch, over its methods in order of preference (snmp, cli, netconf:
+    # sensor/methods.py); pysnmp, netmiko and ncclient load only when a switch is polled with them.
+    from sensor.snmp_source import switch_sources
 
     sources: list[Source] = []
-    sources.extend(snmp_sources(cfg.switch, cfg.poll.max_concurrent_switches))
+    sources.extend(switch_sources(cfg.switch, cfg.poll.max_concurrent_switches))
+    if cfg.flows is not None:
+        from sensor.flows.source import flow_sources
+
+        sources.extend(flow_sources(cfg))
     return sources

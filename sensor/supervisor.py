@@ -17,9 +17,10 @@ from typing import Any
 
 import structlog
 
-from sensor import __version__
+from sensor import __version__, notify
 from sensor.backoff import Backoff
 from sensor.config import Config
+from sensor.correlate.stage import CorrelatorStage
 from sensor.errors import SensorError, SourceError
 from sensor.facts import Snapshot
 from sensor.metrics import Metrics
@@ -43,7 +44,7 @@ class Supervisor:
         self.metrics = Metrics()
         self.sources = build_sources(cfg) if sources is None else sources
         self.observations: asyncio.Queue[Observation] = asyncio.Queue(OBSERVATION_QUEUE)
-        self.snapshots: asyncio.Queue[Snapshot] | None = None
+        self.snapshots: asyncio.Queue[Snapshot] = asyncio.Queue(SNAPSHOT_QUEUE)
         self.outbox = Outbox(
             outbox_path(cfg.sensor.state_dir),
             site=cfg.sensor.site,
@@ -170,6 +171,7 @@ class Supervisor:
 
     def _on_signal(self, sig: signal.Signals) -> None:
         log.info("stopping", signal=sig.name)
+        notify.stopping(f"stopping on {sig.name}")
         self.stop_event.set()
 
     async def run(self, *, once: bool = False, drain_timeout: float | None = None) -> int:
@@ -194,17 +196,22 @@ class Supervisor:
                         sensor_id=self.cfg.sensor.id, metrics=self.metrics,
                     )
                     pub_task = tg.create_task(self.publisher.run(), name="publisher")
+                stage = CorrelatorStage(self.cfg, self.snapshots, self.observations, self.metrics)
+                correlator = tg.create_task(stage.run(), name="correlator")
                 if once:
                     code = await self._once(drain_timeout)
                 else:
                     await self._forever(tg)
                     code = 0
-                # Stop order: sources are done; commit what they queued, then the publisher.
+                # Stop order: sources are done; correlate and commit what they queued, then the publisher.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.snapshots.join(), timeout=STOP_BUDGET / 4)
+                correlator.cancel()
                 await asyncio.wait_for(self.observations.join(), timeout=STOP_BUDGET / 2)
                 if self.publisher is not None and pub_task is not None:
-                    await self.publisher.stop(grace=0 if once else 2.0)
+                    await self.publisher.stop(grace=0 if once else 1.0)
                     with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(asyncio.shield(pub_task), timeout=2.0)
+                        await asyncio.wait_for(asyncio.shield(pub_task), timeout=1.0)
                     pub_task.cancel()
                 writer.cancel()
         finally:
@@ -215,6 +222,10 @@ class Supervisor:
     async def _forever(self, tg: asyncio.TaskGroup) -> None:
         tasks = [tg.create_task(self._run_source(s), name=s.name) for s in self.sources]
         tasks.append(tg.create_task(self._health_loop(), name="health"))
+        # systemd (Type=notify): ready once the outbox is open and the sources started;
+        # the watchdog is petted from this event loop, so a hung loop gets the sensor restarted.
+        tasks.append(tg.create_task(notify.watchdog_loop(), name="watchdog"))
+        notify.ready(f"running {len(self.sources)} sources; outbox depth {self.outbox.depth}")
         await self.stop_event.wait()
         for t in tasks:
             t.cancel()
@@ -227,6 +238,7 @@ class Supervisor:
         async with asyncio.TaskGroup() as tg:
             for s in self.sources:
                 tg.create_task(self._one_cycle(s, self._context(s.name)), name=s.name)
+        await self.snapshots.join()  # every snapshot correlated (and its observations queued)
         # Health last, once everything before it is committed, so its counters are final.
         await self.observations.join()
         await self.emit_health()
