@@ -47,6 +47,7 @@ demo: setup
 bench: setup
 	$(PY) bench/publish.py
 	$(PY) bench/correlate.py
+	$(PY) bench/flows.py
 	lab/up >/dev/null && { $(PY) bench/snmp_walk.py --lab; rc=$$?; lab/down >/dev/null; exit $$rc; }
 
 # Pin what the venv has now (run after changing dependencies in pyproject.toml).

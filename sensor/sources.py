@@ -19,6 +19,7 @@ from sensor.observations import Observation
 
 if TYPE_CHECKING:
     from sensor.config import Config
+    from sensor.correlate.directory import DeviceDirectory
 
 
 class SourceContext:
@@ -78,8 +79,12 @@ class Source(Protocol):
         ...
 
 
-def build_sources(cfg: Config) -> list[Source]:
-    """Every source the configuration asks for, in start order."""
+def build_sources(cfg: Config, directory: DeviceDirectory | None = None) -> list[Source]:
+    """Every source the configuration asks for, in start order.
+
+    ``directory`` is what the correlator knows about devices; the flow source resolves
+    addresses through it and feeds the ports it sees back to classification.
+    """
     # One source per switch, over its methods in order of preference (snmp, cli, netconf:
     # sensor/methods.py); pysnmp, netmiko and ncclient load only when a switch is polled with them.
     from sensor.snmp_source import switch_sources
@@ -89,5 +94,5 @@ def build_sources(cfg: Config) -> list[Source]:
     if cfg.flows is not None:
         from sensor.flows.source import flow_sources
 
-        sources.extend(flow_sources(cfg))
+        sources.extend(flow_sources(cfg, directory))
     return sources

@@ -20,6 +20,7 @@ import structlog
 from sensor import __version__, notify
 from sensor.backoff import Backoff
 from sensor.config import Config
+from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.stage import CorrelatorStage
 from sensor.errors import SensorError, SourceError
 from sensor.facts import Snapshot
@@ -42,7 +43,12 @@ class Supervisor:
     def __init__(self, cfg: Config, *, sources: list[Source] | None = None) -> None:
         self.cfg = cfg
         self.metrics = Metrics()
-        self.sources = build_sources(cfg) if sources is None else sources
+        # Shared between the correlator (addresses, medical classes) and the flow source (ports seen).
+        self.directory = DeviceDirectory(
+            medical_prefixes=cfg.flows.medical if cfg.flows else (),
+            internal_prefixes=cfg.flows.internal if cfg.flows else (),
+        )
+        self.sources = build_sources(cfg, self.directory) if sources is None else sources
         self.observations: asyncio.Queue[Observation] = asyncio.Queue(OBSERVATION_QUEUE)
         self.snapshots: asyncio.Queue[Snapshot] = asyncio.Queue(SNAPSHOT_QUEUE)
         self.outbox = Outbox(
@@ -196,7 +202,8 @@ class Supervisor:
                         sensor_id=self.cfg.sensor.id, metrics=self.metrics,
                     )
                     pub_task = tg.create_task(self.publisher.run(), name="publisher")
-                stage = CorrelatorStage(self.cfg, self.snapshots, self.observations, self.metrics)
+                stage = CorrelatorStage(self.cfg, self.snapshots, self.observations, self.metrics,
+                                        directory=self.directory)
                 correlator = tg.create_task(stage.run(), name="correlator")
                 if once:
                     code = await self._once(drain_timeout)

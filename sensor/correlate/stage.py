@@ -17,6 +17,7 @@ from collections.abc import Callable
 import structlog
 
 from sensor.config import Config
+from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.engine import Correlator
 from sensor.correlate.store import load_state, save_state, state_path
 from sensor.facts import Snapshot
@@ -29,7 +30,8 @@ MAX_BATCH = 256
 
 class CorrelatorStage:
     def __init__(self, cfg: Config, snapshots: asyncio.Queue[Snapshot], observations: asyncio.Queue[Observation],
-                 metrics: Metrics, clock: Callable[[], float] = time.time) -> None:
+                 metrics: Metrics, clock: Callable[[], float] = time.time,
+                 directory: DeviceDirectory | None = None) -> None:
         self.cfg = cfg
         self.snapshots = snapshots
         self.observations = observations
@@ -37,6 +39,7 @@ class CorrelatorStage:
         self.clock = clock
         self.path = state_path(cfg.sensor.state_dir)
         self.correlator: Correlator | None = None
+        self.directory = directory if directory is not None else DeviceDirectory()
 
     def _ensure(self) -> Correlator:
         if self.correlator is None:
@@ -68,7 +71,8 @@ class CorrelatorStage:
         corr = self._ensure()
         started = time.process_time()
         now = self.clock()
-        out = corr.ingest(batch, now)
+        out = corr.ingest(batch, now, flows=self.directory.flow_hints())
+        self.directory.update_from_records(out.records)
         self.metrics.inc("snapshots_correlated", len(batch))
         self.metrics.set("correlation_cpu_seconds", round(time.process_time() - started, 3))
         self.metrics.set("devices", sum(1 for r in out.records.values() if r.present))

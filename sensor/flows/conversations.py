@@ -43,6 +43,10 @@ class DeviceDirectory(Protocol):
         """Whether the device (by MAC when known, else address) is a medical device."""
         ...
 
+    def add_window(self, conversations: Iterable[DeviceConversations]) -> None:
+        """One window's conversations, so the ports a device serves and uses feed classification."""
+        ...
+
 
 class StaticDirectory:
     """A directory from configuration alone: addresses -> MACs given, medical prefixes."""
@@ -64,6 +68,9 @@ class StaticDirectory:
         except ValueError:
             return False
         return any(addr in n for n in self.medical)
+
+    def add_window(self, conversations: Iterable[DeviceConversations]) -> None:
+        """Nothing to feed back: configuration alone knows no classes."""
 
 
 class Conversation(msgspec.Struct, frozen=True, array_like=True):

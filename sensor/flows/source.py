@@ -127,6 +127,7 @@ class FlowSource:
         table = self.collector.swap()
         self.window_start = end
         convs, events = self.window(table, start, end)
+        self.directory.add_window(convs)
         self.last_conversations, self.last_events = convs, events
         for dc in convs:
             await ctx.emit(flows_obs(msgspec.to_builtins(dc), end))

@@ -1,0 +1,91 @@
+"""What the correlator knows about devices, shared with the flow collector, and back.
+
+Flows carry addresses; the correlator knows which MAC (device) holds an address and
+whether it is a medical device. Flows in turn say which ports a device serves and
+uses, which the classifier takes as evidence (DICOM, HL7, ...). Both directions go
+through this one object, which both stages reach from the supervisor. It holds plain
+dictionaries replaced whole, so readers never see a half-updated view (one event
+loop, no locks needed).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from sensor.classify.classifier import FlowHints
+
+if TYPE_CHECKING:
+    from sensor.correlate.model import DeviceRecord
+    from sensor.flows.conversations import DeviceConversations
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class DeviceDirectory:
+    """IP -> MAC and "is it medical" for flows; per-MAC FlowHints for the classifier."""
+
+    def __init__(self, medical_prefixes: Iterable[str] = (), internal_prefixes: Iterable[str] = ()) -> None:
+        self._ip_to_mac: dict[str, str] = {}
+        self._medical_macs: frozenset[str] = frozenset()
+        self._medical_nets: list[Network] = [ipaddress.ip_network(n, strict=False) for n in medical_prefixes]
+        self._internal: list[Network] = [ipaddress.ip_network(n, strict=False) for n in internal_prefixes]
+        self._hints: dict[str, FlowHints] = {}
+
+    # -- from the correlator ------------------------------------------------
+    def update_from_records(self, records: Mapping[str, DeviceRecord]) -> None:
+        """Take the current device records: their addresses and medical classification."""
+        ip_to_mac: dict[str, str] = {}
+        medical: set[str] = set()
+        for mac, rec in records.items():
+            if not rec.present:
+                continue
+            for addr in rec.ips:
+                ip_to_mac[addr.ip] = mac
+            if rec.classification.medical:
+                medical.add(mac)
+        self._ip_to_mac = ip_to_mac
+        self._medical_macs = frozenset(medical)
+
+    def flow_hints(self) -> Mapping[str, FlowHints]:
+        return self._hints
+
+    # -- the flow collector's DeviceDirectory protocol ------------------------
+    def resolve(self, ip: str) -> str | None:
+        return self._ip_to_mac.get(ip)
+
+    def is_medical(self, mac: str | None, ip: str) -> bool:
+        if mac is not None and mac in self._medical_macs:
+            return True
+        return _in(ip, self._medical_nets)
+
+    # -- from the flow collector ---------------------------------------------
+    def add_window(self, conversations: Iterable[DeviceConversations]) -> None:
+        """Fold one window's conversations into the per-device hints (ports only grow)."""
+        hints = dict(self._hints)
+        for dc in conversations:
+            if dc.mac is None:
+                continue
+            old = hints.get(dc.mac, FlowHints())
+            serves, uses = set(old.serves), set(old.uses)
+            peers = {c.peer for c in dc.conversations}
+            for c in dc.conversations:
+                (serves if c.dir == "in" else uses).add(c.port)
+            external = sum(1 for p in peers if self._internal and not _in(p, self._internal))
+            hints[dc.mac] = FlowHints(
+                serves=frozenset(serves),
+                uses=frozenset(uses),
+                peers=max(old.peers, len(peers)),
+                unexpected_peers=old.unexpected_peers,
+                external_peers=max(old.external_peers, external),
+            )
+        self._hints = hints
+
+
+def _in(ip: str, nets: list[Network]) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(addr in n for n in nets)
