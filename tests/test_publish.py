@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from sensor.config import load_config
+from sensor.observations import event_obs
 from sensor.publish.outbox import Outbox
+from sensor.sources import SourceContext
 from sensor.supervisor import Supervisor
 from tests.conftest import REPO
 from tests.support.mosquitto import Mosquitto, make_tls_files
@@ -282,3 +284,32 @@ def test_tls_client_certificate(tmp_path: Path, write_config: Callable[..., Path
         assert "closet-2b" in broker.log()
     finally:
         broker.stop()
+
+
+async def test_messages_after_the_outbox_drained_are_sent(tmp_path: Path, write_config: Callable[..., Path],
+                                                          broker: Mosquitto) -> None:
+    """Regression: once the outbox was empty, new rows reused old ids and the publisher skipped them."""
+    sub = Subscriber(broker.port)
+    cfg = load_config(write_config(mqtt_port=broker.port))
+    holder: list[Supervisor] = []
+
+    class TwoBursts:
+        name = "bursts"
+        interval = 3600.0
+        deadline = 30.0
+        continuous = False
+
+        async def cycle(self, ctx: SourceContext) -> None:
+            for i in range(5):
+                await ctx.emit(event_obs({"i": i}, time.time()))
+            while holder[0].outbox.depth or holder[0].outbox.next_seq < 6:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)  # until the hub acknowledged all five
+            for i in range(5, 12):
+                await ctx.emit(event_obs({"i": i}, time.time()))
+
+    sup = Supervisor(cfg, sources=[TwoBursts()])
+    holder.append(sup)
+    assert await sup.run(once=True, drain_timeout=10) == 0, sup.exit_reason
+    assert sub.wait_for(lambda: len(events(sub)) == 12, 10)
+    assert [e["data"]["i"] for e in events(sub)] == list(range(12))
+    sub.close()

@@ -28,6 +28,8 @@ from sensor.publish.outbox import Outbox, Row, rfc3339
 if TYPE_CHECKING:
     import aiomqtt
 
+PUBACK_TIMEOUT = 10.0  # seconds; a PUBACK on a working link takes milliseconds
+
 # CONNACK reason codes that mean "your credentials are wrong": retrying quickly cannot help.
 _AUTH_CODES = {4, 5, 134, 135, 140}
 
@@ -222,8 +224,17 @@ class Publisher:
         raise aiomqtt.MqttError("connection to the hub closed")
 
     async def _publish_one(self, client: aiomqtt.Client, row: Row, window: asyncio.Semaphore) -> None:
+        import aiomqtt
+
         try:
-            await client.publish(f"{self.base}/{row.topic}", row.payload, qos=1, retain=row.retain, timeout=30)
+            try:
+                await client.publish(f"{self.base}/{row.topic}", row.payload, qos=1, retain=row.retain,
+                                     timeout=PUBACK_TIMEOUT)
+            except aiomqtt.MqttError as e:
+                if "timed out" not in str(e):
+                    raise
+                # A hub that stops acknowledging is as good as gone: reconnect and resend.
+                raise aiomqtt.MqttError(f"no PUBACK within {PUBACK_TIMEOUT:g}s for seq {row.seq}") from None
             self._acked.append(row.id)
             self.metrics.inc("published")
         finally:

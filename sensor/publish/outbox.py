@@ -7,7 +7,9 @@ different message and the hub could no longer prove it missed nothing. FULL
 fsyncs the WAL at every commit; batching many observations per commit (see
 ``append``) keeps that to one fsync per batch, not per message.
 
-Ordering uses the row id; ``seq`` is the envelope's counter, kept in ``meta`` in
+Ordering uses the row id, AUTOINCREMENT so that an id is never handed out twice
+(without it SQLite reuses ids once the outbox has drained, and the publisher, which
+reads "ids above the last one sent", would skip the new rows). ``seq`` is the envelope's counter, kept in ``meta`` in
 the same transaction as the rows, so it survives restarts and kill -9.
 
 The same file is the local store: ``retained`` keeps the latest payload of every
@@ -38,7 +40,7 @@ T = TypeVar("T")
 
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     seq INTEGER,
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,
