@@ -24,6 +24,52 @@ class Observation(msgspec.Struct, frozen=True, kw_only=True):
     observed_at: float
 
 
+class StatusData(msgspec.Struct, frozen=True, kw_only=True):
+    state: Literal["online", "offline"]
+    version: str
+    started_at: str
+
+
+class HealthData(msgspec.Struct, frozen=True, kw_only=True):
+    version: str
+    started_at: str
+    uptime_s: float
+    outbox_depth: int
+    outbox_max: int
+    outbox_dropped_total: int  # messages dropped because the outbox was full, ever
+    outbox_last_dropped_seq: int  # the highest seq dropped (0: none), so a hub can tell a gap from a loss
+    observation_queue: int
+    sources: int
+    failing_sources: dict[str, str]  # source -> its last error, in words
+    counters: dict[str, float | int | str | None]
+    hub_connected: bool | None = None
+    hub_last_error: str | None = None
+
+
+class SwitchHealth(msgspec.Struct, frozen=True, kw_only=True):
+    """The retained ``switches/{name}`` message: how the last poll of one switch went."""
+
+    switch: str
+    host: str
+    method: str
+    methods: dict[str, str]  # table -> the method that produced it
+    method_errors: dict[str, str]
+    ok: bool
+    last_success: str | None
+    last_error: str | None
+    consecutive_failures: int
+    duration_s: float
+    varbinds: int
+    requests: int
+    rows: dict[str, int]
+    table_errors: list[str]
+    notes: list[str]
+    sys_name: str | None
+    uplinks: list[str]
+    ports: int | None
+    ports_up: int | None
+
+
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     schema: str
     kind: Kind
@@ -34,11 +80,11 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     data: Any
 
 
-def status_obs(data: dict[str, Any], at: float) -> Observation:
+def status_obs(data: StatusData, at: float) -> Observation:
     return Observation(kind="status", topic="status", data=data, retain=True, observed_at=at)
 
 
-def health_obs(data: dict[str, Any], at: float) -> Observation:
+def health_obs(data: HealthData, at: float) -> Observation:
     return Observation(kind="health", topic="health", data=data, observed_at=at)
 
 

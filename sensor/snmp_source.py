@@ -18,7 +18,8 @@ from typing import Any
 from sensor.config import SwitchSection
 from sensor.errors import SensorError, SourceError
 from sensor.methods import PortMemory, SwitchPoll, poll_switch, usable_methods
-from sensor.observations import switch_obs
+from sensor.observations import SwitchHealth, switch_obs
+from sensor.publish.outbox import rfc3339
 from sensor.sources import SourceContext
 
 
@@ -102,30 +103,30 @@ class SwitchSource:
         if error is not None:
             raise error
 
-    def health(self, result: SwitchPoll | None, duration: float) -> dict[str, Any]:
+    def health(self, result: SwitchPoll | None, duration: float) -> SwitchHealth:
         snap = result.snapshot if result else None
         snmp = result.snmp if result else None
-        return {
-            "switch": self.switch.name,
-            "host": self.switch.host,
-            "method": snap.method if snap else usable_methods(self.switch)[0],
-            "methods": dict(snap.table_methods) if snap else {},
-            "method_errors": dict(result.failures) if result else {},
-            "ok": result is not None,
-            "last_success": self.last_success,
-            "last_error": self.last_error,
-            "consecutive_failures": self.consecutive_failures,
-            "duration_s": round(duration, 3),
-            "varbinds": snmp.varbinds if snmp else 0,
-            "requests": snmp.requests if snmp else 0,
-            "rows": dict(sorted(snmp.rows.items())) if snmp else {},
-            "table_errors": list(snap.errors) if snap else [],
-            "notes": list(snap.notes) if snap else [],
-            "sys_name": snap.system.sys_name if snap and snap.system else None,
-            "uplinks": list(self.switch.uplinks),
-            "ports": len(snap.interfaces) if snap else None,
-            "ports_up": sum(1 for i in snap.interfaces if i.oper_up) if snap else None,
-        }
+        return SwitchHealth(
+            switch=self.switch.name,
+            host=self.switch.host,
+            method=snap.method if snap else usable_methods(self.switch)[0],
+            methods=dict(snap.table_methods) if snap else {},
+            method_errors=dict(result.failures) if result else {},
+            ok=result is not None,
+            last_success=rfc3339(self.last_success) if self.last_success is not None else None,
+            last_error=self.last_error,
+            consecutive_failures=self.consecutive_failures,
+            duration_s=round(duration, 3),
+            varbinds=snmp.varbinds if snmp else 0,
+            requests=snmp.requests if snmp else 0,
+            rows=dict(sorted(snmp.rows.items())) if snmp else {},
+            table_errors=list(snap.errors) if snap else [],
+            notes=list(snap.notes) if snap else [],
+            sys_name=snap.system.sys_name if snap and snap.system else None,
+            uplinks=list(self.switch.uplinks),
+            ports=len(snap.interfaces) if snap else None,
+            ports_up=sum(1 for i in snap.interfaces if i.oper_up) if snap else None,
+        )
 
 
 SnmpSource = SwitchSource  # the name it had when SNMP was the only method

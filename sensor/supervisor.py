@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import signal
 import time
-from typing import Any
 
 import structlog
 
@@ -25,7 +24,7 @@ from sensor.correlate.stage import CorrelatorStage
 from sensor.errors import SensorError, SourceError
 from sensor.facts import Snapshot
 from sensor.metrics import Metrics
-from sensor.observations import Observation, health_obs
+from sensor.observations import HealthData, Observation, health_obs
 from sensor.publish.mqtt import Publisher
 from sensor.publish.outbox import Outbox, outbox_path, rfc3339
 from sensor.sources import Source, SourceContext, build_sources
@@ -141,25 +140,24 @@ class Supervisor:
         self.failures[src.name] = msg
         return False
 
-    def health_data(self) -> dict[str, Any]:
+    def health_data(self) -> HealthData:
         now = time.time()
-        data: dict[str, Any] = {
-            "version": __version__,
-            "started_at": rfc3339(self.started_at),
-            "uptime_s": round(now - self.started_at, 1),
-            "outbox_depth": self.outbox.depth,
-            "outbox_max": self.outbox.max_messages,
-            "outbox_dropped_total": self.outbox.dropped_total,
-            "outbox_last_dropped_seq": self.outbox.last_dropped_seq,
-            "observation_queue": self.observations.qsize(),
-            "sources": len(self.sources),
-            "failing_sources": dict(sorted(self.failures.items())),
-            "counters": self.metrics.snapshot(),
-        }
-        if self.publisher is not None:
-            data["hub_connected"] = self.publisher.connected.is_set()
-            data["hub_last_error"] = str(self.publisher.last_error) if self.publisher.last_error else None
-        return data
+        pub = self.publisher
+        return HealthData(
+            version=__version__,
+            started_at=rfc3339(self.started_at),
+            uptime_s=round(now - self.started_at, 1),
+            outbox_depth=self.outbox.depth,
+            outbox_max=self.outbox.max_messages,
+            outbox_dropped_total=self.outbox.dropped_total,
+            outbox_last_dropped_seq=self.outbox.last_dropped_seq,
+            observation_queue=self.observations.qsize(),
+            sources=len(self.sources),
+            failing_sources=dict(sorted(self.failures.items())),
+            counters=self.metrics.snapshot(),
+            hub_connected=pub.connected.is_set() if pub is not None else None,
+            hub_last_error=str(pub.last_error) if pub is not None and pub.last_error else None,
+        )
 
     async def emit_health(self) -> None:
         await self.observations.put(health_obs(self.health_data(), time.time()))

@@ -21,6 +21,7 @@ from sensor.sources import SourceContext
 from sensor.supervisor import Supervisor
 from tests.conftest import REPO
 from tests.support.mosquitto import Mosquitto, make_tls_files
+from tests.support.schemas import validate_message
 from tests.support.stream import StreamSource
 from tests.support.subscriber import Subscriber
 
@@ -188,6 +189,9 @@ def test_sigkill_leaves_last_will_offline(tmp_path: Path, write_config: Callable
         p.wait(10)
         # keepalive 60 s would be slow; the broker sends the will as soon as the socket closes.
         assert sub.wait_for(lambda: sub.envelopes("/status")[-1]["data"]["state"] == "offline", 10)
+        # status (online, and the broker's last will) and health match their shipped JSON Schemas
+        for topic, payload, _ in list(sub.messages):
+            validate_message(topic, payload)
     finally:
         if p.poll() is None:
             p.kill()

@@ -1,6 +1,6 @@
 """``sensor schema [NAME]``: the JSON Schemas of what the sensor publishes.
 
-The schemas are generated from the structs in ``sensor.correlate.model`` and shipped
+The schemas are generated from the structs in ``sensor.messages`` and shipped
 as ``sensor/schemas/*.json``; this prints the shipped files (``--generate`` prints
 what the code generates now, which is how the shipped files are made).
 """
@@ -12,17 +12,13 @@ import importlib.resources
 import json
 import sys
 
-import msgspec
-
-NAMES = ("device", "event")
+NAMES = ("status", "health", "switch", "device", "event", "flows")
 
 
 def generate(name: str) -> dict[str, object]:
-    from sensor.correlate.model import SCHEMA_TYPES
+    from sensor.messages import json_schema
 
-    schema: dict[str, object] = msgspec.json.schema(SCHEMA_TYPES[name])
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": f"edge-sensor/v1/{name}", **schema}
+    return json_schema(name)
 
 
 def render(name: str) -> str:
@@ -35,7 +31,7 @@ def shipped(name: str) -> str:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", choices=NAMES,
-                        help="device (the retained devices/{mac} record) or event (on events); default: both")
+                        help="one message kind (its whole envelope); default: all of them")
     parser.add_argument("--generate", action="store_true", help="print the schema generated from the code")
 
 

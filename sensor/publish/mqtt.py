@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import ssl
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 import structlog
@@ -22,7 +22,7 @@ from sensor.backoff import Backoff
 from sensor.config import MqttSection, read_secret
 from sensor.errors import HubAuthError, HubError, SecretError
 from sensor.metrics import Metrics
-from sensor.observations import SCHEMA, Envelope, topic_base
+from sensor.observations import SCHEMA, Envelope, StatusData, topic_base
 from sensor.publish.outbox import Outbox, Row, rfc3339
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class Publisher:
         self._backoff = Backoff(base=1.0, cap=60.0)
 
     # -- status -----------------------------------------------------------
-    def _status_payload(self, state: str) -> bytes:
+    def _status_payload(self, state: Literal["online", "offline"]) -> bytes:
         env = Envelope(
             schema=SCHEMA,
             kind="status",
@@ -97,7 +97,7 @@ class Publisher:
             sensor=self.sensor_id,
             seq=None,
             observed_at=rfc3339(time.time()),
-            data={"state": state, "version": __version__, "started_at": rfc3339(self.started_at)},
+            data=StatusData(state=state, version=__version__, started_at=rfc3339(self.started_at)),
         )
         return msgspec.json.encode(env)
 

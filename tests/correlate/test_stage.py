@@ -118,6 +118,8 @@ def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["schema", "device"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["$ref"] == "#/$defs/DeviceRecord" and "DeviceRecord" in doc["$defs"]
+    # The whole envelope, with the device record as its data.
+    assert doc["$ref"] == "#/$defs/DeviceMessage" and "DeviceRecord" in doc["$defs"]
+    assert doc["$defs"]["DeviceMessage"]["properties"]["data"] == {"$ref": "#/$defs/DeviceRecord"}
     assert main(["schema"]) == 0
-    assert set(json.loads(capsys.readouterr().out)) == {"device", "event"}
+    assert set(json.loads(capsys.readouterr().out)) == {"status", "health", "switch", "device", "event", "flows"}

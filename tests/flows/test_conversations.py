@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import subprocess
 import sys
+
+import msgspec
 
 from collectors.flows import Decoder, FlowTable
 from sensor.flows.baseline import Baselines, BaselineState
 from sensor.flows.conversations import Aggregator, StaticDirectory, service_side
 from tests.flows.build import FLOW_FIELDS, data_set, flow_record, ipfix, ipfix_template_record, ipfix_template_set
+from tests.support.schemas import validate_message
 
 PUMP, MON, SRV = "198.18.10.21", "198.18.10.22", "198.18.20.10"
 PUMP_MAC, MON_MAC = "58:42:e4:12:10:21", "00:09:fb:12:10:22"
@@ -54,7 +58,14 @@ def make(learning: float = 100.0, **kw: object) -> Baselines:
 
 
 def run(b: Baselines, t: FlowTable, now: float) -> list[dict[str, object]]:
-    return b.update(Aggregator(directory(), INTERNAL).summarize(t, now - 300, now), now)
+    convs = Aggregator(directory(), INTERNAL).summarize(t, now - 300, now)
+    events = b.update(convs, now)
+    # What would be published matches the shipped JSON Schemas (flows and event messages).
+    for kind, data in [*(("flows", msgspec.to_builtins(c)) for c in convs), *(("event", e) for e in events)]:
+        env = {"schema": "edge-sensor/v1", "kind": kind, "site": "lab", "sensor": "t", "seq": 1,
+               "observed_at": "2026-11-23T00:00:00.000Z", "data": data}
+        validate_message(f"edge-sensor/v1/lab/t/{kind}", json.dumps(env).encode())
+    return events
 
 
 def test_learning_then_one_event_for_dns_to_outside_and_no_repeat() -> None:

@@ -10,6 +10,7 @@ packets did go: only to the switches' management addresses.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 
 from tests.lab import labkit
 from tests.support.mosquitto import free_port
+from tests.support.schemas import validate_message
 
 REPO = Path(__file__).resolve().parents[2]
 # "length 98: 198.18.0.100.41234 > 198.18.0.11.161:" (tcpdump -n -e), ports optional (ICMP)
@@ -82,6 +84,11 @@ internal = ["198.18.0.0/15", "fd00::/8"]
     mgmt = Capture(sensor["namespace"], sensor["interface"], tmp_path / "mgmt.pcap")
     hub = subprocess.Popen(["ip", "netns", "exec", sensor["namespace"], "mosquitto", "-c",
                             str(tmp_path / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    received = tmp_path / "received.jsonl"
+    time.sleep(0.5)
+    sub = subprocess.Popen(["ip", "netns", "exec", sensor["namespace"], "mosquitto_sub", "-p", str(hub_port), "-q", "1",
+                            "-t", "edge-sensor/#", "-F", '{"topic": "%t", "payload": "%x"}'],
+                           stdout=received.open("w"), stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.5)
         run = subprocess.Popen(["ip", "netns", "exec", sensor["namespace"], sys.executable, "-m", "sensor.cli", "run",
@@ -96,6 +103,9 @@ internal = ["198.18.0.0/15", "fd00::/8"]
         # Every source really ran: both switches polled, flows received.
         assert '"event": "flow listener open"' in err
     finally:
+        time.sleep(0.5)
+        sub.terminate()
+        sub.wait(10)
         hub.terminate()
         hub.wait(10)
         lines = {name: c.stop() for name, c in captures.items()}
@@ -118,3 +128,12 @@ internal = ["198.18.0.0/15", "fd00::/8"]
     assert {"161", "22"} <= ports, ports  # SNMP and SSH both went out, to the switches only
     # ...and the switches answered, so the capture saw both directions.
     assert {src for src, dst in flows if dst == sensor_ip} >= switches
+
+    # Every message the hub received matches the JSON Schema shipped for its kind.
+    kinds = []
+    for line in received.read_text().splitlines():
+        msg = json.loads(line)
+        env = validate_message(msg["topic"], bytes.fromhex(msg["payload"]))
+        if env is not None:
+            kinds.append(env["kind"])
+    assert {"status", "switch", "device", "event", "flows", "health"} <= set(kinds), kinds

@@ -129,8 +129,8 @@ async def test_source_emits_snapshot_and_health_then_reports_failures(cisco_agen
         health = obs.get_nowait()
         assert snap.switch == "sw1" and len(snap.fdb) == 2
         assert health.topic == "switches/sw1" and health.retain
-        assert health.data["ok"] and health.data["last_error"] is None and health.data["varbinds"] > 0
-        assert health.data["rows"]["ifXTable"] == 2 and health.data["consecutive_failures"] == 0
+        assert health.data.ok and health.data.last_error is None and health.data.varbinds > 0
+        assert health.data.rows["ifXTable"] == 2 and health.data.consecutive_failures == 0
         assert ctx.metrics.counters["polls"] == 1 and ctx.metrics.counters["varbinds"] > 0
 
         # The community changes under the sensor: the next cycles fail, say why, and count.
@@ -139,8 +139,8 @@ async def test_source_emits_snapshot_and_health_then_reports_failures(cisco_agen
             with pytest.raises(SourceError, match=r"no answer from 127\.0\.0\.1"):
                 await src.cycle(ctx)
             h = obs.get_nowait().data
-            assert not h["ok"] and h["consecutive_failures"] == n
-            assert h["last_success"] == health.data["last_success"] and "no answer" in h["last_error"]
+            assert not h.ok and h.consecutive_failures == n
+            assert h.last_success == health.data.last_success and "no answer" in h.last_error
         assert snaps.empty() and ctx.metrics.counters["poll_errors"] == 2
     finally:
         close_engines()

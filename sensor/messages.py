@@ -1,0 +1,116 @@
+"""Every message the sensor publishes, as structs: the source of the shipped JSON Schemas.
+
+One struct per message kind (the v1 envelope with its ``data`` typed), so a hub can
+validate what it receives and a change here shows up as a changed schema file
+(``sensor/schemas/*.json``, checked by a test). Device records and events live with
+the correlator (``sensor.correlate.model``), flow conversations with the flow stage.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from sensor.correlate.model import DeviceEvent, DeviceRecord
+from sensor.flows.conversations import DeviceConversations
+from sensor.observations import HealthData, StatusData, SwitchHealth
+
+SchemaName = Literal["edge-sensor/v1"]
+
+
+class Peer(msgspec.Struct, frozen=True, kw_only=True):
+    ip: str
+    port: int
+    proto: int
+    dir: Literal["in", "out"]
+
+
+class Reason(msgspec.Struct, frozen=True, kw_only=True):
+    rule: str
+    why: str
+
+
+class AnomalyEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A flow anomaly on ``events``: the device, the peer, and every reason."""
+
+    event: Literal["anomaly"]
+    device: str  # MAC when known, else the address
+    mac: str | None
+    ip: str
+    peer: Peer | None  # None for "volume above baseline"
+    rule: str  # the first reason's rule
+    reasons: list[Reason]
+    bytes: int
+    packets: int | None = None
+    window_start: float
+    window_end: float
+
+
+class _Envelope(msgspec.Struct, frozen=True, kw_only=True):
+    schema: SchemaName
+    site: str
+    sensor: str
+    observed_at: str  # RFC 3339, UTC
+
+
+class StatusMessage(_Envelope, frozen=True, kw_only=True):
+    kind: Literal["status"]
+    seq: None  # the broker sends the last will, so status is outside the sequence
+    data: StatusData
+
+
+class HealthMessage(_Envelope, frozen=True, kw_only=True):
+    kind: Literal["health"]
+    seq: int
+    data: HealthData
+
+
+class SwitchMessage(_Envelope, frozen=True, kw_only=True):
+    kind: Literal["switch"]
+    seq: int
+    data: SwitchHealth
+
+
+class DeviceMessage(_Envelope, frozen=True, kw_only=True):
+    kind: Literal["device"]
+    seq: int
+    data: DeviceRecord
+
+
+class DeviceEventMessage(_Envelope, frozen=True, kw_only=True):
+    kind: Literal["event"]
+    seq: int
+    data: DeviceEvent
+
+
+class AnomalyEventMessage(_Envelope, frozen=True, kw_only=True):
+    kind: Literal["event"]
+    seq: int
+    data: AnomalyEvent
+
+
+class FlowsMessage(_Envelope, frozen=True, kw_only=True):
+    kind: Literal["flows"]
+    seq: int
+    data: DeviceConversations
+
+
+# schema name -> the message structs it accepts (one of them)
+MESSAGES: dict[str, tuple[type[msgspec.Struct], ...]] = {
+    "status": (StatusMessage,),
+    "health": (HealthMessage,),
+    "switch": (SwitchMessage,),
+    "device": (DeviceMessage,),
+    "event": (DeviceEventMessage, AnomalyEventMessage),
+    "flows": (FlowsMessage,),
+}
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one message kind, generated from the structs."""
+    types = MESSAGES[name]
+    refs, defs = msgspec.json.schema_components(types, ref_template="#/$defs/{name}")
+    body: dict[str, Any] = refs[0] if len(refs) == 1 else {"anyOf": list(refs)}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"edge-sensor/v1/{name}",
+            **body, "$defs": defs}
