@@ -10,17 +10,16 @@ loop, no locks needed).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from sensor.classify.classifier import FlowHints
+from sensor.ipnets import Network, in_networks, networks
 
 if TYPE_CHECKING:
     from sensor.correlate.model import DeviceRecord
     from sensor.flows.conversations import DeviceConversations
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class DeviceDirectory:
@@ -29,8 +28,8 @@ class DeviceDirectory:
     def __init__(self, medical_prefixes: Iterable[str] = (), internal_prefixes: Iterable[str] = ()) -> None:
         self._ip_to_mac: dict[str, str] = {}
         self._medical_macs: frozenset[str] = frozenset()
-        self._medical_nets: list[Network] = [ipaddress.ip_network(n, strict=False) for n in medical_prefixes]
-        self._internal: list[Network] = [ipaddress.ip_network(n, strict=False) for n in internal_prefixes]
+        self._medical_nets: list[Network] = networks(medical_prefixes)
+        self._internal: list[Network] = networks(internal_prefixes)
         self._hints: dict[str, FlowHints] = {}
 
     # -- from the correlator ------------------------------------------------
@@ -58,7 +57,7 @@ class DeviceDirectory:
     def is_medical(self, mac: str | None, ip: str) -> bool:
         if mac is not None and mac in self._medical_macs:
             return True
-        return _in(ip, self._medical_nets)
+        return in_networks(ip, self._medical_nets)
 
     # -- from the flow collector ---------------------------------------------
     def add_window(self, conversations: Iterable[DeviceConversations]) -> None:
@@ -72,7 +71,7 @@ class DeviceDirectory:
             peers = {c.peer for c in dc.conversations}
             for c in dc.conversations:
                 (serves if c.dir == "in" else uses).add(c.port)
-            external = sum(1 for p in peers if self._internal and not _in(p, self._internal))
+            external = sum(1 for p in peers if self._internal and not in_networks(p, self._internal))
             hints[dc.mac] = FlowHints(
                 serves=frozenset(serves),
                 uses=frozenset(uses),
@@ -81,11 +80,3 @@ class DeviceDirectory:
                 external_peers=max(old.external_peers, external),
             )
         self._hints = hints
-
-
-def _in(ip: str, nets: list[Network]) -> bool:
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(addr in n for n in nets)

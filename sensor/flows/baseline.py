@@ -25,8 +25,7 @@ from typing import Any
 import msgspec
 
 from sensor.flows.conversations import Conversation, DeviceConversations, DeviceDirectory
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from sensor.ipnets import in_networks, networks
 
 ADMIN_PORTS: dict[int, str] = {
     445: "SMB", 139: "SMB/NetBIOS", 3389: "RDP", 5900: "VNC", 5901: "VNC", 5902: "VNC", 5903: "VNC",
@@ -54,18 +53,6 @@ def conv_key(c: Conversation) -> str:
     return f"{c.peer}|{c.port}|{c.proto}|{c.dir}"
 
 
-def _nets(items: Iterable[str]) -> list[Network]:
-    return [ipaddress.ip_network(n, strict=False) for n in items]
-
-
-def _in(ip: str, nets: list[Network]) -> bool:
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(addr in n for n in nets)
-
-
 def is_routable(ip: str) -> bool:
     """False for link-local, multicast, broadcast, loopback and unspecified addresses (never "external")."""
     try:
@@ -84,9 +71,9 @@ class Baselines:
                  volume_min_bytes: int = 10_000_000, max_devices: int = 20_000, max_peers: int = 2_000) -> None:
         self.state = state
         self.directory = directory
-        self.internal = _nets(internal)
-        self.resolvers = _nets(dns_resolvers)
-        self.it_management = _nets(it_management)
+        self.internal = networks(internal)
+        self.resolvers = networks(dns_resolvers)
+        self.it_management = networks(it_management)
         self.learning_period = learning_period
         self.realert = realert
         self.volume_factor = volume_factor
@@ -157,12 +144,12 @@ class Baselines:
                  medical: bool) -> list[dict[str, str]]:
         reasons = []
         proto = PROTO_NAMES.get(c.proto, str(c.proto))
-        external = is_routable(c.peer) and not _in(c.peer, self.internal)
+        external = is_routable(c.peer) and not in_networks(c.peer, self.internal)
         if c.dir == "out" and external and conv_key(c) not in known:
             reasons.append({"rule": "new_external_destination",
                             "why": f"{dc.device} opened {proto}/{c.port} to {c.peer}, outside the internal networks, "
                                    f"never seen during its learning period"})
-        if c.dir == "out" and c.port in DNS_PORTS and c.proto in (6, 17) and not _in(c.peer, self.resolvers):
+        if c.dir == "out" and c.port in DNS_PORTS and c.proto in (6, 17) and not in_networks(c.peer, self.resolvers):
             reasons.append({"rule": "dns_unlisted_resolver",
                             "why": f"{dc.device} sent DNS to {c.peer}, which is not a configured resolver"})
         if medical and c.dir == "out" and c.proto == 6 and c.port in ADMIN_PORTS:
@@ -175,7 +162,7 @@ class Baselines:
                 reasons.append({"rule": "medical_to_medical",
                                 "why": f"medical device {dc.device} opened {proto}/{c.port} to medical device "
                                        f"{peer_mac or c.peer}"})
-        if _in(c.peer, self.it_management):
+        if in_networks(c.peer, self.it_management):
             reasons.append({"rule": "it_management",
                             "why": f"{dc.device} talked {proto}/{c.port} ({c.dir}) with {c.peer}, "
                                    f"in an IT-management network"})

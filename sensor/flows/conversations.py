@@ -19,8 +19,7 @@ import msgspec
 
 from collectors.flows.records import ip_text, mac_text
 from collectors.flows.table import FlowTable
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from sensor.ipnets import Network, in_networks, networks
 
 # Ports that name a service even above 1024 (clinical ones first).
 KNOWN_SERVICES: frozenset[int] = frozenset({
@@ -54,7 +53,7 @@ class StaticDirectory:
     def __init__(self, macs: dict[str, str] | None = None, medical: Iterable[str] = (),
                  medical_macs: Iterable[str] = ()) -> None:
         self.macs = dict(macs or {})
-        self.medical: list[Network] = [ipaddress.ip_network(n, strict=False) for n in medical]
+        self.medical: list[Network] = networks(medical)
         self.medical_macs = {m.lower() for m in medical_macs}
 
     def resolve(self, ip: str) -> str | None:
@@ -63,11 +62,7 @@ class StaticDirectory:
     def is_medical(self, mac: str | None, ip: str) -> bool:
         if mac is not None and mac in self.medical_macs:
             return True
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(addr in n for n in self.medical)
+        return in_networks(ip, self.medical)
 
     def add_window(self, conversations: Iterable[DeviceConversations]) -> None:
         """Nothing to feed back: configuration alone knows no classes."""
@@ -125,7 +120,7 @@ class Aggregator:
     def __init__(self, directory: DeviceDirectory, internal: Iterable[str], *, max_devices: int = 20_000,
                  max_peers_per_device: int = 2_000) -> None:
         self.directory = directory
-        self.internal: list[Network] = [ipaddress.ip_network(n, strict=False) for n in internal]
+        self.internal: list[Network] = networks(internal)
         self.max_devices = max_devices
         self.max_peers = max_peers_per_device
         self.dropped = 0
