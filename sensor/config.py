@@ -683,9 +683,16 @@ def summary_lines(cfg: Config) -> Iterable[str]:
         if sw.snmp is not None:
             extra = f" (SNMP v{sw.snmp.version}{', profile ' + sw.snmp.profile if sw.snmp.profile else ''})"
         yield f"  {sw.name}: {sw.host} via {how}{extra}, every {format_duration(sw.interval)}"
-    yield f"sources: health every {format_duration(cfg.sensor.health_interval)}" + (
-        f", snmp on {sum('snmp' in s.methods for s in cfg.switch)} switches" if cfg.switch else ""
-    )
+    parts = [f"health every {format_duration(cfg.sensor.health_interval)}"]
+    for method in ("snmp", "cli", "netconf"):
+        n = sum(method in s.methods for s in cfg.switch)
+        if n:
+            parts.append(f"{method} on {n} switch{'es' if n != 1 else ''}")
+    if cfg.flows is not None:
+        f = cfg.flows
+        exporters = ", ".join(f.allowed_exporters) or "no exporter allowed yet"
+        parts.append(f"flows on {', '.join(f.listen)} from {exporters}, window {format_duration(f.window)}")
+    yield "sources: " + "; ".join(parts)
 
 
 def format_duration(seconds: float) -> str:
