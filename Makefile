@@ -4,16 +4,19 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := python3 python3-venv python3-dev gcc openssl mosquitto mosquitto-clients snmpd snmp \
-	lldpd softflowd openssh-server tcpdump iproute2 iputils-ping procps
+	lldpd softflowd openssh-server tcpdump iproute2 iputils-ping procps systemd \
+	debootstrap qemu-utils fdisk dosfstools mtools e2fsprogs zstd systemd-boot-efi qemu-system-x86 ovmf
+# Only for `make image-test` (the Raspberry Pi image: arm64 through qemu-user, booted under qemu -M virt).
+PI_PACKAGES := qemu-user-static binfmt-support qemu-system-arm qemu-efi-aarch64
 STAMP := $(VENV)/.installed
 
-.PHONY: all setup apt test lint pytest demo bench lab-up lab-down clean lock
+.PHONY: all setup apt test lint pytest demo bench image-test clean lock
 
 all: test
 
 # Debian packages, installed only when missing (apt-get needs root).
 apt:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(APT_PACKAGES) $(EXTRA_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages: $$missing"; \
 		if [ "$$(id -u)" != 0 ]; then echo "run as root (or install: $$missing)" >&2; exit 1; fi; \
@@ -42,6 +45,11 @@ test: lint pytest
 
 demo: setup
 	lab/demo
+
+# Both appliance images built and booted under qemu (`make test` boots the VM image only).
+image-test: setup
+	$(MAKE) apt EXTRA_PACKAGES="$(PI_PACKAGES)"
+	EDGE_IMAGE_TEST=vm,pi $(VENV)/bin/pytest -q tests/appliance
 
 # Benchmarks measure and print; they never fail a build on timing.
 bench: setup
