@@ -32,6 +32,9 @@ import pytest
 from tests.support.mosquitto import Mosquitto
 from tests.support.subscriber import Subscriber
 
+# Building from scratch and booting under TCG takes minutes, not the suite's default limit.
+pytestmark = pytest.mark.timeout(5400)
+
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "image" / "build"
 OUT = REPO / "image" / "out"
