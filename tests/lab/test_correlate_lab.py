@@ -101,7 +101,9 @@ def test_moving_a_device_gives_exactly_one_moved_event(lab: labkit.Lab, correlat
     moved = []
     for _ in range(3):
         out = cycle(c, cfg, "sw1", "dist")
-        moved += [e for e in out.events if e.mac == pump["mac"]]
+        # Re-plugging makes the pump re-announce itself; when the router's ND table picks up
+        # an address it had not listed yet, that is an ip_changed of its own, not a move.
+        moved += [e for e in out.events if e.mac == pump["mac"] and e.event != "ip_changed"]
     assert [e.event for e in moved] == ["moved"]
     assert moved[0].previous_attachment.port == "ge1" and moved[0].attachment.port == "ge7"
 

@@ -136,6 +136,7 @@ def test_bad_switches_do_not_hold_up_the_others(lab: labkit.Lab, config: Path) -
     """All sources cycled at once, as the supervisor does: each gets its own health on switches/{name}."""
     script = textwrap.dedent(f"""
         import asyncio, json
+        import msgspec
         from sensor.config import load_config
         from sensor.errors import SourceError
         from sensor.metrics import Metrics
@@ -153,7 +154,7 @@ def test_bad_switches_do_not_hold_up_the_others(lab: labkit.Lab, config: Path) -
             out = {{}}
             while not obs.empty():
                 o = obs.get_nowait()
-                out[o.topic] = o.data
+                out[o.topic] = msgspec.to_builtins(o.data)
             print(json.dumps(out))
         asyncio.run(main())
     """)
