@@ -133,6 +133,7 @@ def is_up(text: object) -> bool | None:
 
 _CAPS = {  # values: the names collectors/snmp/decode.py gives LLDP-MIB's bits, so methods agree
     "b": "bridge", "bridge": "bridge", "r": "router", "router": "router", "t": "telephone", "telephone": "telephone",
+    "tel": "telephone",  # lldpcli's spelling
     "w": "wlan-ap", "wlan": "wlan-ap", "wlan access point": "wlan-ap", "wlan-ap": "wlan-ap",
     "wlan-access-point": "wlan-ap", "wlanaccesspoint": "wlan-ap", "ap": "wlan-ap",
     "s": "station", "station": "station", "station only": "station", "stationonly": "station",

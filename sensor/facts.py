@@ -60,6 +60,15 @@ class LldpNeighbor(msgspec.Struct, frozen=True, kw_only=True):
     capabilities: tuple[str, ...] = ()
     mgmt_ip: str | None = None
     platform: str = ""
+    # LLDP-MED (ANSI/TIA-1057) device class and inventory, when the neighbour sends them.
+    med_class: str | None = None  # "network", "endpoint-1", "endpoint-2" or "endpoint-3"
+    med_manufacturer: str = ""
+    med_model: str = ""
+    med_hardware: str = ""
+    med_firmware: str = ""
+    med_software: str = ""
+    med_serial: str = ""
+    med_asset: str = ""
 
 
 class FlowRecord(msgspec.Struct, frozen=True, kw_only=True):

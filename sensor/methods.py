@@ -47,12 +47,14 @@ SNMP_TABLES: dict[str, tuple[str, ...]] = {
     "interfaces": ("ifTable", "ifXTable", "dot3adAggPortTable"),
     "fdb": ("dot1dBasePortTable", "dot1qTpFdbTable", "dot1qVlanCurrentTable", "dot1dTpFdbTable", "vtpVlanTable"),
     "arp": ("ipNetToPhysicalTable", "ipNetToMediaTable"),
-    "lldp": ("lldpLocPortTable", "lldpRemTable", "lldpRemManAddrTable"),
+    "lldp": ("lldpLocPortTable", "lldpRemTable", "lldpRemManAddrTable", "lldpXMedRemCapabilitiesTable",
+             "lldpXMedRemInventoryTable"),
     "cdp": ("cdpCacheTable",),
 }
 _SNMP_LOGICAL = {mib: t for t, mibs in SNMP_TABLES.items() for mib in mibs}
-# An error on one of these makes SNMP's table incomplete (a LAG-MIB error does not).
-_SNMP_BLOCKING = frozenset(_SNMP_LOGICAL) - {"dot3adAggPortTable", "lldpRemManAddrTable"}
+# An error on one of these makes SNMP's table incomplete (a LAG-MIB or LLDP-MED error does not).
+_SNMP_BLOCKING = frozenset(_SNMP_LOGICAL) - {"dot3adAggPortTable", "lldpRemManAddrTable",
+                                             "lldpXMedRemCapabilitiesTable", "lldpXMedRemInventoryTable"}
 
 
 @dataclass

@@ -470,8 +470,37 @@ def linux_lldp(data: Any, t: Tables) -> None:
                 switch=t.switch, ifindex=t.ports.key(local) if local else None, protocol="lldp",
                 chassis_id=chassis_id or "", port_id=str(pid.get("value") or ""),
                 port_descr=_value(port, "descr"), sys_name=_value(chassis, "name"),
-                sys_desc=_value(chassis, "descr"), capabilities=caps, mgmt_ip=mgmt))
+                sys_desc=_value(chassis, "descr"), capabilities=caps, mgmt_ip=mgmt, **linux_lldp_med(itf)))
     t.add("lldp", list(out))
+
+
+# lldpcli's LLDP-MED "device-type" text -> LldpNeighbor.med_class.
+_MED_CLASS = (("class iii", "endpoint-3"), ("class ii", "endpoint-2"), ("class i", "endpoint-1"),
+              ("network connectivity", "network"))
+# lldpcli's LLDP-MED "inventory" keys -> LldpNeighbor fields.
+_MED_INVENTORY = {"hardware": "med_hardware", "software": "med_software", "firmware": "med_firmware",
+                  "serial": "med_serial", "manufacturer": "med_manufacturer", "model": "med_model",
+                  "asset": "med_asset"}
+_MED_TEXT_MAX = 255
+
+
+def linux_lldp_med(itf: Any) -> dict[str, str]:
+    """The LLDP-MED device class and inventory of one lldpcli json0 neighbour ("lldp-med" under the
+    interface), as LldpNeighbor ``med_*`` keyword arguments; empty when it sent none."""
+    out: dict[str, str] = {}
+    med = next((m for m in _values(itf, "lldp-med") if isinstance(m, dict)), None)
+    if med is None:
+        return out
+    kind = _value(med, "device-type").casefold()
+    cls = next((c for text, c in _MED_CLASS if text in kind), None)
+    if cls is not None:
+        out["med_class"] = cls
+    inv = next((i for i in _values(med, "inventory") if isinstance(i, dict)), {})
+    for key, field in _MED_INVENTORY.items():
+        value = " ".join("".join(c if c.isprintable() else " " for c in _value(inv, key)).split())[:_MED_TEXT_MAX]
+        if value:
+            out[field] = value
+    return out
 
 
 LINUX: dict[str, Callable[[Any, Tables], None]] = {

@@ -13,6 +13,8 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+import msgspec
+
 from sensor.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, SwitchInfo
 
 OID = tuple[int, ...]
@@ -525,10 +527,59 @@ def lldp_management_addresses(table: Table) -> dict[tuple[int, int], str]:
     return out
 
 
+# LLDP-EXT-MED-MIB LldpXMedDeviceClass; notDefined(0) and anything else is left out.
+MED_DEVICE_CLASSES = {1: "endpoint-1", 2: "endpoint-2", 3: "endpoint-3", 4: "network"}
+# LLDP-MED inventory: LldpNeighbor field -> lldpXMedRemInventoryTable column.
+MED_INVENTORY_COLUMNS = {
+    "med_hardware": "lldpXMedRemHardwareRev",
+    "med_firmware": "lldpXMedRemFirmwareRev",
+    "med_software": "lldpXMedRemSoftwareRev",
+    "med_serial": "lldpXMedRemSerialNum",
+    "med_manufacturer": "lldpXMedRemMfgName",
+    "med_model": "lldpXMedRemModelName",
+    "med_asset": "lldpXMedRemAssetID",
+}
+
+
+class MedInventory(msgspec.Struct, frozen=True, kw_only=True):
+    """What one LLDP-MED neighbour says about itself (the LldpNeighbor ``med_*`` fields)."""
+
+    med_class: str | None = None
+    med_manufacturer: str = ""
+    med_model: str = ""
+    med_hardware: str = ""
+    med_firmware: str = ""
+    med_software: str = ""
+    med_serial: str = ""
+    med_asset: str = ""
+
+
+def lldp_med(capabilities: Table, inventory: Table) -> dict[tuple[int, int], MedInventory]:
+    """(local port, remote index) -> LLDP-MED device class and inventory, from
+    lldpXMedRemCapabilitiesTable and lldpXMedRemInventoryTable (index: TimeMark, LocalPortNum,
+    RemIndex, like lldpRemTable). Rows that say nothing are left out."""
+    classes = capabilities.get("lldpXMedRemDeviceClass", {})
+    cols = {f: inventory.get(c, {}) for f, c in MED_INVENTORY_COLUMNS.items()}
+    indexes: set[OID] = {i for i in classes if len(i) == 3}
+    for col in cols.values():
+        indexes.update(i for i in col if len(i) == 3)
+    out: dict[tuple[int, int], MedInventory] = {}
+    for index in sorted(indexes):
+        fields = {f: v for f, col in cols.items() if (v := text(col.get(index)))}
+        cls = _int(classes.get(index))
+        med_class = MED_DEVICE_CLASSES.get(cls) if cls is not None else None
+        if not fields and med_class is None:
+            continue
+        out[(index[1], index[2])] = MedInventory(med_class=med_class, **fields)
+    return out
+
+
 def decode_lldp(
-    switch: str, table: Table, ports: LocalPortMap, mgmt: Mapping[tuple[int, int], str]
+    switch: str, table: Table, ports: LocalPortMap, mgmt: Mapping[tuple[int, int], str],
+    med: Mapping[tuple[int, int], MedInventory] | None = None,
 ) -> list[LldpNeighbor]:
-    """lldpRemTable (index: TimeMark, LocalPortNum, RemIndex) -> LldpNeighbor."""
+    """lldpRemTable (index: TimeMark, LocalPortNum, RemIndex) -> LldpNeighbor, with the LLDP-MED
+    class and inventory of ``med`` (from :func:`lldp_med`) where the neighbour sent them."""
     cols = {name: table.get(name, {}) for name in (
         "lldpRemChassisIdSubtype", "lldpRemChassisId", "lldpRemPortIdSubtype", "lldpRemPortId",
         "lldpRemPortDesc", "lldpRemSysName", "lldpRemSysDesc", "lldpRemSysCapEnabled")}
@@ -538,6 +589,7 @@ def decode_lldp(
     out = []
     for index in sorted(indexes, key=lambda i: (i[1], i[2], i[0])):
         _, port, rem = index
+        inv = (med or {}).get((port, rem), _NO_MED)
         out.append(
             LldpNeighbor(
                 switch=switch,
@@ -554,9 +606,13 @@ def decode_lldp(
                 sys_desc=text(cols["lldpRemSysDesc"].get(index), MAX_TEXT, multiline=True),
                 capabilities=bits(cols["lldpRemSysCapEnabled"].get(index), LLDP_CAPABILITIES),
                 mgmt_ip=mgmt.get((port, rem)),
+                **msgspec.structs.asdict(inv),
             )
         )
     return out
+
+
+_NO_MED = MedInventory()
 
 
 # --- CDP --------------------------------------------------------------------------------

@@ -78,6 +78,19 @@ LLDP_REM: dict[str, OID] = {
 }
 LLDP_REM_MAN_ADDR: dict[str, OID] = {"lldpRemManAddrIfSubtype": oid("1.0.8802.1.1.2.1.4.2.1.3")}
 
+# LLDP-EXT-MED-MIB (ANSI/TIA-1057): the remote device class and inventory, indexed like
+# lldpRemTable (TimeMark, LocalPortNum, RemIndex).
+LLDP_MED_REM_CAP: dict[str, OID] = {"lldpXMedRemDeviceClass": oid("1.0.8802.1.1.2.1.5.4795.1.3.1.1.3")}
+LLDP_MED_REM_INVENTORY: dict[str, OID] = {
+    "lldpXMedRemHardwareRev": oid("1.0.8802.1.1.2.1.5.4795.1.3.3.1.1"),
+    "lldpXMedRemFirmwareRev": oid("1.0.8802.1.1.2.1.5.4795.1.3.3.1.2"),
+    "lldpXMedRemSoftwareRev": oid("1.0.8802.1.1.2.1.5.4795.1.3.3.1.3"),
+    "lldpXMedRemSerialNum": oid("1.0.8802.1.1.2.1.5.4795.1.3.3.1.4"),
+    "lldpXMedRemMfgName": oid("1.0.8802.1.1.2.1.5.4795.1.3.3.1.5"),
+    "lldpXMedRemModelName": oid("1.0.8802.1.1.2.1.5.4795.1.3.3.1.6"),
+    "lldpXMedRemAssetID": oid("1.0.8802.1.1.2.1.5.4795.1.3.3.1.7"),
+}
+
 # CISCO-CDP-MIB cdpCacheTable.
 CDP_CACHE: dict[str, OID] = {
     "cdpCacheAddressType": oid("1.3.6.1.4.1.9.9.23.1.2.1.1.3"),
@@ -112,6 +125,8 @@ TABLES: dict[str, dict[str, OID]] = {
     "lldpLocPortTable": LLDP_LOC_PORT,
     "lldpRemTable": LLDP_REM,
     "lldpRemManAddrTable": LLDP_REM_MAN_ADDR,
+    "lldpXMedRemCapabilitiesTable": LLDP_MED_REM_CAP,
+    "lldpXMedRemInventoryTable": LLDP_MED_REM_INVENTORY,
     "cdpCacheTable": CDP_CACHE,
     "dot3adAggPortTable": LAG,
 }

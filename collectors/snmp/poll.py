@@ -121,7 +121,9 @@ async def poll(switch: str, target: Target, creds: Credentials, *, vlan_indexing
 
     local_ports = decode.LocalPortMap(p.table("lldpLocPortTable"), interfaces)
     lldp = decode.decode_lldp(switch, p.table("lldpRemTable"), local_ports,
-                              decode.lldp_management_addresses(p.table("lldpRemManAddrTable")))
+                              decode.lldp_management_addresses(p.table("lldpRemManAddrTable")),
+                              decode.lldp_med(p.table("lldpXMedRemCapabilitiesTable"),
+                                              p.table("lldpXMedRemInventoryTable")))
     p.notes.extend(local_ports.notes)
     cdp = decode.decode_cdp(switch, p.table("cdpCacheTable"), ifindexes)
     arp = decode.merge_arp(decode.decode_ip_net_to_physical(switch, p.table("ipNetToPhysicalTable")),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sensor.classify.names import normalize_org
 from sensor.classify.oui import Vendor
-from sensor.classify.rules import Rules
+from sensor.classify.rules import Rules, VendorRule
 from sensor.config import ClassificationOverride
 from sensor.correlate.macs import normalize_mac
 from sensor.correlate.model import Classification
@@ -85,6 +85,7 @@ class Classifier:
             raise ConfigError(problems)
         self._by_oui.sort(key=lambda p: -len(p[0]))
         self._vendor_cache: dict[str, tuple[tuple[Clue, ...], str | None]] = {}
+        self._rule_cache: dict[str, tuple[VendorRule, ...]] = {}
 
     # ------------------------------------------------------------------ clues
     def vendor_clues(self, vendor: Vendor | None) -> tuple[tuple[Clue, ...], str | None]:
@@ -103,13 +104,40 @@ class Classifier:
                 clues.append(Clue(None, mr.weight, f"the MAC is from {vendor.name}, a maker of {mr.reason}s: "
                                   "the device's own maker is not known", medical=mr.weight > 0))
                 break
-        for names, prefixes, vr in self.rules.vendor:
-            if _match(n, names, prefixes):
-                cd = self.rules.classes[vr.device_class]
-                clues.append(Clue(vr.device_class, vr.weight, f"vendor {vendor.name}: {vr.reason or cd.label}",
-                                  medical=cd.medical, function=vr.function))
+        for vr in self.vendor_rules(vendor.name):
+            cd = self.rules.classes[vr.device_class]
+            clues.append(Clue(vr.device_class, vr.weight, f"vendor {vendor.name}: {vr.reason or cd.label}",
+                              medical=cd.medical, function=vr.function))
         out = (tuple(clues), note)
         self._vendor_cache[vendor.name] = out
+        return out
+
+    def vendor_rules(self, organisation: str) -> tuple[VendorRule, ...]:
+        """The vendor rules whose organisation names match ``organisation`` as a whole name."""
+        hit = self._rule_cache.get(organisation)
+        if hit is None:
+            n = normalize_org(organisation)
+            hit = tuple(vr for names, prefixes, vr in self.rules.vendor if _match(n, names, prefixes))
+            if len(self._rule_cache) < 4096:
+                self._rule_cache[organisation] = hit
+        return hit
+
+    def med_clues(self, n: LldpNeighbor | None, vendor: Vendor | None) -> list[Clue]:
+        """Clues from the manufacturer a device names in its LLDP-MED inventory, matched as a
+        whole organisation name like the registry's. A rule the MAC's registry entry already
+        matched is not counted twice: the two say the same thing."""
+        if n is None or not n.med_manufacturer:
+            return []
+        known = {id(vr) for vr in self.vendor_rules(vendor.name)} if vendor is not None else set()
+        out = []
+        for vr in self.vendor_rules(n.med_manufacturer):
+            cd = self.rules.classes[vr.device_class]
+            if id(vr) in known:
+                out.append(Clue(None, 0.0, f"LLDP-MED manufacturer {_quote(n.med_manufacturer)} agrees with "
+                                "the MAC's registry entry"))
+                continue
+            out.append(Clue(vr.device_class, vr.weight, f"LLDP-MED manufacturer {_quote(n.med_manufacturer)}: "
+                            f"{vr.reason or cd.label}", medical=cd.medical, function=vr.function))
         return out
 
     def lldp_clues(self, n: LldpNeighbor | None) -> list[Clue]:
@@ -120,8 +148,12 @@ class Classifier:
             value = ",".join(n.capabilities) if lr.field == "capabilities" else str(getattr(n, lr.field))
             if value and pattern.search(value):
                 cd = self.rules.classes[lr.device_class]
-                out.append(Clue(lr.device_class, lr.weight, f"{n.protocol.upper()}: {lr.reason}",
-                                medical=cd.medical))
+                if lr.field.startswith("med_"):
+                    what = _MED_FIELDS.get(lr.field, lr.field)
+                    reason = f"LLDP-MED {what} {_quote(value)}: {lr.reason}"
+                else:
+                    reason = f"{n.protocol.upper()}: {lr.reason}"
+                out.append(Clue(lr.device_class, lr.weight, reason, medical=cd.medical))
         return out
 
     def flow_clues(self, flows: FlowHints | None) -> list[Clue]:
@@ -172,7 +204,7 @@ class Classifier:
             c = Classification(device_class=o.device_class, label=cd.label, clinical_function=o.function or cd.function,
                                medical=cd.medical, confidence=1.0, reasons=why_all)
             return Decision(c, 1.0, note)
-        clues = [*vclues, *self.lldp_clues(neighbour), *self.flow_clues(flows)]
+        clues = [*vclues, *self.med_clues(neighbour, vendor), *self.lldp_clues(neighbour), *self.flow_clues(flows)]
         by_class: dict[str, list[float]] = {}
         for cl in clues:
             if cl.device_class is not None:
@@ -211,6 +243,15 @@ class Classifier:
         c = Classification(device_class=winner, label=cd.label, clinical_function=function, medical=medical,
                            confidence=min(confidence, 0.99), reasons=tuple(reasons))
         return Decision(c, top, note, tuple(clues))
+
+
+_MED_FIELDS = {"med_manufacturer": "manufacturer", "med_model": "model", "med_hardware": "hardware revision",
+               "med_firmware": "firmware revision", "med_software": "software revision"}
+
+
+def _quote(value: str, limit: int = 64) -> str:
+    """A device-supplied string for a reason: quoted and bounded."""
+    return '"' + (value if len(value) <= limit else value[:limit - 1] + "…") + '"'
 
 
 def _match(n: str, names: frozenset[str], prefixes: tuple[str, ...]) -> bool:

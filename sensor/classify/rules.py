@@ -44,7 +44,8 @@ class ModuleRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
 
 
 class LldpRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    field: Literal["sys_name", "sys_desc", "platform", "capabilities"]
+    field: Literal["sys_name", "sys_desc", "platform", "capabilities", "med_manufacturer", "med_model",
+                   "med_hardware", "med_firmware", "med_software"]
     pattern: str
     device_class: str = msgspec.field(name="class")
     weight: Weight

@@ -141,7 +141,9 @@ def _print_tables(snap: Snapshot, result: SwitchPoll) -> None:
     for col in ("local port", "protocol", "system", "port", "chassis", "capabilities", "address"):
         t.add_column(col)
     for n in snap.lldp:
-        t.add_row(port(n.ifindex), n.protocol, n.sys_name, n.port_id or n.port_descr, n.chassis_id,
+        med = " ".join(x for x in (n.med_manufacturer, n.med_model) if x)
+        system = f"{n.sys_name} (LLDP-MED: {med})" if med else n.sys_name
+        t.add_row(port(n.ifindex), n.protocol, system, n.port_id or n.port_descr, n.chassis_id,
                   ",".join(n.capabilities), n.mgmt_ip or "")
     console.print(t)
 

@@ -47,6 +47,10 @@ class Neighbour(msgspec.Struct, frozen=True, kw_only=True):
     sys_desc: str = ""
     capabilities: tuple[str, ...] = ()
     platform: str = ""
+    # From the LLDP-MED inventory, when the device sends one.
+    med_class: str | None = None  # "endpoint-1", "endpoint-2", "endpoint-3" or "network"
+    manufacturer: str = ""
+    model: str = ""
 
 
 class Classification(msgspec.Struct, frozen=True, kw_only=True):

@@ -151,7 +151,8 @@ class RecordBuilder:
             vendor_note=d.vendor_note, locally_administered=la, first_seen=ts(dev.first_seen),
             last_seen=ts(dev.last_seen), attachment=attachment(dev.attachment), ips=tuple(ips),
             neighbour=Neighbour(protocol=n.protocol, sys_name=n.sys_name, sys_desc=n.sys_desc,
-                                capabilities=n.capabilities, platform=n.platform) if n is not None else None,
+                                capabilities=n.capabilities, platform=n.platform, med_class=n.med_class,
+                                manufacturer=n.med_manufacturer, model=n.med_model) if n is not None else None,
             classification=d.classification, risk=risk,
             flags=tuple(flags),
         )

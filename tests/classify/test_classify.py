@@ -164,3 +164,57 @@ def test_risk_flat_network_and_policy() -> None:
                    FlowHints(uses=frozenset({23, 80}), external_peers=2, unexpected_peers=1), RULES.cleartext)
     assert worst.score == 100 and worst.level == "critical"
     assert any("Telnet" in f.detail for f in worst.factors)
+
+
+# --- LLDP-MED inventory ---------------------------------------------------------------------
+
+def med(model: str = "", manufacturer: str = "", chassis: str = "") -> LldpNeighbor:
+    return LldpNeighbor(switch="s", ifindex=3, chassis_id=chassis, med_class="endpoint-1",
+                        med_manufacturer=manufacturer, med_model=model)
+
+
+@pytest.mark.parametrize(("model", "cls"), [
+    ("IntelliVue MX450", "patient_monitor"), ("CARESCAPE B450", "patient_monitor"),
+    ("Alaris 8015 PC Unit", "infusion_pump"), ("Sigma Spectrum IQ", "infusion_pump"), ("CP-8845", "ip_phone"),
+])
+def test_lldp_med_model_is_a_clue_with_its_reason(model: str, cls: str) -> None:
+    c = decide("02:00:00:00:00:01", neighbour=med(model))
+    assert c.device_class == cls
+    assert any(r.startswith(f'LLDP-MED model "{model}"') for r in c.reasons), c.reasons
+    assert c.confidence <= 0.6  # a model string alone is moderate evidence
+
+
+def test_lldp_med_manufacturer_is_matched_as_a_whole_name() -> None:
+    # a Lantronix module in a Baxter pump: the registry only knows the module maker
+    d = CL.classify("00:80:a3:00:00:01", registry().lookup("00:80:a3:00:00:01"),
+                    med(manufacturer="Baxter International Inc."))
+    assert d.vendor_note == "network module by Lantronix"
+    assert d.classification.device_class == "infusion_pump" and d.classification.medical
+    assert any(r.startswith('LLDP-MED manufacturer "Baxter International Inc."') for r in d.classification.reasons)
+    # "Becton, Dickinson  and Company" as IEEE spells it; "Talaris" is not Alaris
+    assert decide("02:00:00:00:00:02", neighbour=med(manufacturer="Becton, Dickinson  and Company")
+                  ).device_class == "infusion_pump"
+    for look_alike in ("Talaris Systems, Inc.", "Marquette Electric Co.", "Alaris Systems Integration Ltd"):
+        c = decide("02:00:00:00:00:03", neighbour=med(manufacturer=look_alike))
+        assert c.device_class == "unknown" and not c.medical, (look_alike, c.reasons)
+
+
+def test_lldp_med_manufacturer_agreeing_with_the_registry_is_not_counted_twice() -> None:
+    mac = "58:42:e4:12:10:21"  # Baxter
+    alone = CL.classify(mac, registry().lookup(mac))
+    both = CL.classify(mac, registry().lookup(mac), med(manufacturer="Baxter International"))
+    assert both.score == alone.score
+    assert any("agrees with the MAC's registry entry" in r for r in both.classification.reasons)
+
+
+def test_one_lldp_med_clue_does_not_flip_a_class() -> None:
+    mac = "f8:bc:12:12:10:23"  # Dell: a workstation
+    first = CL.classify(mac, registry().lookup(mac))
+    d = CL.classify(mac, registry().lookup(mac), med("IntelliVue MX450"),
+                    previous=("workstation", first.score))
+    assert d.classification.device_class == "workstation"
+    assert any("too weak" in r for r in d.classification.reasons)
+    # with the manufacturer as well, it is a monitor (Philips Medical Systems: a monitoring maker)
+    d = CL.classify(mac, registry().lookup(mac), med("IntelliVue MX450", "Philips Medical Systems"),
+                    previous=("workstation", first.score))
+    assert d.classification.device_class == "patient_monitor", d.classification.reasons

@@ -167,3 +167,22 @@ def test_full_refresh_and_forgetting() -> None:
     assert kinds(out) == [("disappeared", WS)]
     out = c.ingest([sw1(1200, where)], now=1200)
     assert (WS, None) in out.devices and WS not in c.state.devices
+
+
+def test_lldp_med_inventory_reaches_the_record_and_its_reasons() -> None:
+    c = make()
+    s = sw1(11)
+    lldp = tuple(msgspec.structs.replace(n, med_class="endpoint-3", med_manufacturer="Cisco Systems, Inc.",
+                                         med_model="CP-8845", med_serial="FCH2151LAB4")
+                 if n.chassis_id == PHONE else n for n in s.lldp)
+    out = c.ingest([dist(10), msgspec.structs.replace(s, lldp=lldp)], now=12)
+    rec = out.records[PHONE]
+    assert rec.neighbour is not None
+    assert (rec.neighbour.med_class, rec.neighbour.manufacturer, rec.neighbour.model) == (
+        "endpoint-3", "Cisco Systems, Inc.", "CP-8845")
+    assert rec.classification.device_class == "ip_phone"
+    assert any(r.startswith('LLDP-MED model "CP-8845"') for r in rec.classification.reasons)
+    # Cisco is also the MAC's registry organisation: said once, not counted twice
+    assert any("agrees with the MAC's registry entry" in r for r in rec.classification.reasons)
+    # the PC behind the phone does not inherit the phone's inventory
+    assert out.records[PC].neighbour is None

@@ -176,3 +176,49 @@ def test_cisco_vlans() -> None:
          "vtpVlanType": {(1, 30): 2}}
     assert d.cisco_operational_vlans(t) == [1, 10]
     assert d.is_cisco("1.3.6.1.4.1.9.1.1208") and not d.is_cisco("1.3.6.1.4.1.90.1")
+
+
+# --- LLDP-MED (LLDP-EXT-MED-MIB) ----------------------------------------------------------
+
+def test_lldp_med_inventory_and_class_join_their_neighbour() -> None:
+    phone, other = (0, 7, 1), (0, 8, 3)
+    rem = {"lldpRemChassisIdSubtype": {phone: 4, other: 4},
+           "lldpRemChassisId": {phone: b"\x00\x1e\x7a\x12\x10\x24", other: b"\x00\x09\xfb\x12\x10\x22"},
+           "lldpRemSysName": {phone: b"SEP001E7A121024", other: b"mon"}}
+    cap = {"lldpXMedRemDeviceClass": {(0, 7, 1): 3, (0, 8, 3): 0, (0, 9, 1): 1}}
+    inv = {"lldpXMedRemHardwareRev": {(0, 7, 1): b"V01"},
+           "lldpXMedRemFirmwareRev": {(0, 7, 1): b"boot 1.2\x00"},
+           "lldpXMedRemSoftwareRev": {(0, 7, 1): b"sip8845.14-1-1"},
+           "lldpXMedRemSerialNum": {(0, 7, 1): b"FCH1234ABCD"},
+           "lldpXMedRemMfgName": {(0, 7, 1): b"Cisco Systems, Inc.", (0, 8, 3): b""},
+           "lldpXMedRemModelName": {(0, 7, 1): b"CP-8845"},
+           "lldpXMedRemAssetID": {(0, 7, 1): b"LAB-PHONE-4"}}
+    med = d.lldp_med(cap, inv)
+    # notDefined(0) with no inventory says nothing; a row without a neighbour is harmless
+    assert set(med) == {(7, 1), (9, 1)} and med[(9, 1)].med_class == "endpoint-1"
+    n, o = d.decode_lldp("s", rem, d.LocalPortMap({}, [iface(7), iface(8)]), {}, med)
+    assert (n.med_class, n.med_manufacturer, n.med_model) == ("endpoint-3", "Cisco Systems, Inc.", "CP-8845")
+    assert (n.med_hardware, n.med_firmware, n.med_software, n.med_serial, n.med_asset) == (
+        "V01", "boot 1.2", "sip8845.14-1-1", "FCH1234ABCD", "LAB-PHONE-4")
+    assert o.sys_name == "mon" and o.med_class is None and o.med_manufacturer == o.med_model == ""
+    # without the MED tables, neighbours are as before
+    (n0, _) = d.decode_lldp("s", rem, d.LocalPortMap({}, [iface(7), iface(8)]), {})
+    assert n0.med_class is None and n0.med_model == ""
+
+
+@given(st.lists(st.integers(0, 2**32), max_size=8),
+       st.one_of(st.binary(max_size=600), st.integers(-2**31, 2**32), st.text(max_size=300)))
+def test_lldp_med_never_crashes_on_junk(index: list[int], value: bytes | int | str) -> None:
+    t = tuple(index)
+    cap = {"lldpXMedRemDeviceClass": {t: value, (0, 1, 1): value}}
+    inv = {c: {t: value, (0, 1, 1): value} for c in d.MED_INVENTORY_COLUMNS.values()}
+    med = d.lldp_med(cap, inv)
+    for key, m in med.items():
+        assert len(key) == 2
+        for f in d.MED_INVENTORY_COLUMNS:
+            s = getattr(m, f)
+            assert len(s) <= d.MAX_NAME and s.isprintable()
+        assert m.med_class in (None, *d.MED_DEVICE_CLASSES.values())
+    rem = {"lldpRemSysName": {t: b"x", (0, 1, 1): b"y"}}
+    for n in d.decode_lldp("s", rem, d.LocalPortMap({}, []), {}, med):
+        assert len(n.med_model) <= d.MAX_NAME
