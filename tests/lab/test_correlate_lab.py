@@ -98,6 +98,12 @@ def test_moving_a_device_gives_exactly_one_moved_event(lab: labkit.Lab, correlat
     cycle(c, cfg, "dist", "sw1")
     pump = lab.device("pump")
     labkit.replug(lab, "pump", "ge7")
+    # snmpd caches IF-MIB for a few seconds while the FDB (pass_persist) is live: wait until the
+    # switch names its new port, as a real switch does from the start.
+    deadline = time.monotonic() + 60
+    while b"ge7" not in lab.walk("sw1", "1.3.6.1.2.1.31.1.1.1.1").values():
+        assert time.monotonic() < deadline, "sw1 never listed ge7 in ifName"
+        time.sleep(1)
     moved = []
     for _ in range(3):
         out = cycle(c, cfg, "sw1", "dist")
