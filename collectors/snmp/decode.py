@@ -272,25 +272,31 @@ def decode_qbridge_fdb(
         else:
             vlan = None
             ambiguous.add(fdb_id)
-        status = _int(status_col.get(index))
-        if status == 2:
-            continue
-        port = _int(port_col.get(index))
-        out.append(
-            FdbEntry(
-                switch=switch,
-                ifindex=ports(port) if port is not None else None,
-                vlan=vlan,
-                mac=mac,
-                status=FDB_STATUS.get(status or 3, "other"),
-            )
-        )
+        entry = _fdb_entry(switch, mac, vlan, port_col.get(index), status_col.get(index), ports)
+        if entry is not None:
+            out.append(entry)
     if ambiguous:
         ids = ", ".join(str(i) for i in sorted(ambiguous))
         notes.append(f"FDB ids {ids} are shared by several VLANs (shared VLAN learning): their VLAN is unknown")
     out.sort(key=lambda e: (e.vlan or 0, e.mac))
     return out, notes
 
+
+
+def _fdb_entry(switch: str, mac: str, vlan: int | None, port: Value | None, status: Value | None,
+               ports: PortResolver) -> FdbEntry | None:
+    """One forwarding row of either bridge MIB; None for status invalid(2)."""
+    code = _int(status)
+    if code == 2:
+        return None
+    bridge_port = _int(port)
+    return FdbEntry(
+        switch=switch,
+        ifindex=ports(bridge_port) if bridge_port is not None else None,
+        vlan=vlan,
+        mac=mac,
+        status=FDB_STATUS.get(code or 3, "other"),
+    )
 
 def decode_bridge_fdb(switch: str, table: Table, ports: PortResolver, vlan: int | None = None) -> list[FdbEntry]:
     """dot1dTpFdbTable (index: MAC) -> FdbEntry; ``vlan`` when walked in a per-VLAN context."""
@@ -302,19 +308,9 @@ def decode_bridge_fdb(switch: str, table: Table, ports: PortResolver, vlan: int 
         mac = mac_from_index(index)
         if mac is None:
             continue
-        status = _int(status_col.get(index))
-        if status == 2:
-            continue
-        port = _int(port_col.get(index))
-        out.append(
-            FdbEntry(
-                switch=switch,
-                ifindex=ports(port) if port is not None else None,
-                vlan=vlan,
-                mac=mac,
-                status=FDB_STATUS.get(status or 3, "other"),
-            )
-        )
+        entry = _fdb_entry(switch, mac, vlan, port_col.get(index), status_col.get(index), ports)
+        if entry is not None:
+            out.append(entry)
     out.sort(key=lambda e: e.mac)
     return out
 

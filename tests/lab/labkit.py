@@ -293,3 +293,23 @@ def silence(lab: Lab, device: str) -> None:
                    capture_output=True, timeout=10)
     subprocess.run(["ip", "-n", "es-sw1", "bridge", "fdb", "del", d["mac"], "dev", d["port"], "master"],
                    capture_output=True, timeout=10)
+
+
+def snapshot_from_poll(doc: dict[str, Any], switch: str) -> Any:
+    """The Snapshot behind one `sensor poll --json` document (for feeding the correlator in tests)."""
+    import time
+
+    import msgspec
+
+    from sensor.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, Snapshot, SwitchInfo
+
+    conv = msgspec.convert
+    return Snapshot(
+        switch=switch, taken_at=time.time(), method="snmp",
+        system=conv(doc["system"], SwitchInfo) if doc.get("system") else None,
+        interfaces=tuple(conv(i, Interface) for i in doc["interfaces"]),
+        fdb=tuple(conv(e, FdbEntry) for e in doc["fdb"]),
+        arp=tuple(conv(a, ArpEntry) for a in doc["arp"]),
+        lldp=tuple(conv(n, LldpNeighbor) for n in [*doc.get("lldp", []), *doc.get("cdp", [])]),
+        errors=tuple(doc.get("errors") or ()),
+    )

@@ -14,12 +14,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from sensor.config import load_config
 from sensor.correlate.engine import Correlator
-from sensor.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, Snapshot, SwitchInfo
+from sensor.facts import Snapshot
 from tests.lab import labkit
 
 SENSOR = str(Path(sys.executable).with_name("sensor"))
@@ -45,17 +44,7 @@ def config_path(lab: labkit.Lab, tmp: Path, extra: str = "") -> Path:
 def poll(cfg: Path, switch: str) -> Snapshot:
     res = labkit.run_in_ns("es-mgmt", [SENSOR, "poll", "--config", str(cfg), switch, "--json"], timeout=120)
     assert res.returncode == 0, res.stderr
-    doc = json.loads(res.stdout)
-    conv = msgspec.convert
-    return Snapshot(
-        switch=switch, taken_at=time.time(), method="snmp",
-        system=conv(doc["system"], SwitchInfo) if doc.get("system") else None,
-        interfaces=tuple(conv(i, Interface) for i in doc["interfaces"]),
-        fdb=tuple(conv(e, FdbEntry) for e in doc["fdb"]),
-        arp=tuple(conv(a, ArpEntry) for a in doc["arp"]),
-        lldp=tuple(conv(n, LldpNeighbor) for n in [*doc.get("lldp", []), *doc.get("cdp", [])]),
-        errors=tuple(doc.get("errors") or ()),
-    )
+    return labkit.snapshot_from_poll(json.loads(res.stdout), switch)
 
 
 def cycle(c: Correlator, cfg: Path, *switches: str):

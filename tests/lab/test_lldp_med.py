@@ -17,12 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
 from sensor.config import load_config
 from sensor.correlate.engine import Correlator
-from sensor.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, Snapshot, SwitchInfo
+from sensor.facts import Snapshot
 from tests.lab import labkit
 
 SENSOR = [sys.executable, "-m", "sensor.cli"]
@@ -85,15 +84,7 @@ def test_sensor_poll_shows_the_phone_med_inventory_on_ge4(lab: labkit.Lab, tmp_p
 
 
 def snapshot(doc: dict[str, Any], switch: str) -> Snapshot:
-    conv = msgspec.convert
-    return Snapshot(
-        switch=switch, taken_at=time.time(), method="snmp",
-        system=conv(doc["system"], SwitchInfo) if doc.get("system") else None,
-        interfaces=tuple(conv(i, Interface) for i in doc["interfaces"]),
-        fdb=tuple(conv(e, FdbEntry) for e in doc["fdb"]),
-        arp=tuple(conv(a, ArpEntry) for a in doc["arp"]),
-        lldp=tuple(conv(n, LldpNeighbor) for n in [*doc.get("lldp", []), *doc.get("cdp", [])]),
-    )
+    return labkit.snapshot_from_poll(doc, switch)  # type: ignore[no-any-return]
 
 
 def test_phone_record_carries_manufacturer_and_model(lab: labkit.Lab, tmp_path: Path) -> None:
