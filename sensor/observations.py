@@ -61,7 +61,8 @@ class SwitchHealth(msgspec.Struct, frozen=True, kw_only=True):
     duration_s: float
     varbinds: int
     requests: int
-    rows: dict[str, int]
+    rows: dict[str, int]  # SNMP: rows per MIB table walked
+    table_rows: dict[str, int]  # rows per normalized table (interfaces, fdb, arp, lldp), any method
     table_errors: list[str]
     notes: list[str]
     sys_name: str | None

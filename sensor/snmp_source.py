@@ -120,6 +120,8 @@ class SwitchSource:
             varbinds=snmp.varbinds if snmp else 0,
             requests=snmp.requests if snmp else 0,
             rows=dict(sorted(snmp.rows.items())) if snmp else {},
+            table_rows={"interfaces": len(snap.interfaces), "fdb": len(snap.fdb), "arp": len(snap.arp),
+                        "lldp": len(snap.lldp)} if snap else {},
             table_errors=list(snap.errors) if snap else [],
             notes=list(snap.notes) if snap else [],
             sys_name=snap.system.sys_name if snap and snap.system else None,

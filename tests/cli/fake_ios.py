@@ -13,7 +13,25 @@ from pathlib import Path
 
 import paramiko
 
+from tests.cli.corpus import CLI
+
+IOS = CLI / "napalm" / "ios"
+
 PAGE = 24
+
+
+def corpus_outputs() -> dict[str, str]:
+    """Answers from the CLI corpus's IOS recordings (NAPALM's mocks, ntc-templates' raw files)."""
+    read = lambda p: (IOS / p).read_text()  # noqa: E731
+    return {
+        "show mac address-table": read("get_mac_address_table/normal/show_mac_address_table.txt"),
+        "show interfaces": read("get_interfaces/normal/show_interfaces.txt"),
+        "show ip arp": read("get_arp_table/normal/show_arp___exclude_Incomplete.txt"),
+        "show lldp neighbors detail": read("get_lldp_neighbors_detail/older_ios/show_lldp_neighbors_detail.txt"),
+        "show lldp neighbors": read("get_lldp_neighbors_detail/older_ios/show_lldp_neighbors.txt"),
+        "show cdp neighbors detail": (CLI / "ntc/cisco_ios/show_cdp_neighbors_detail/"
+                                      "cisco_ios_show_cdp_neighbors_detail.raw").read_text(),
+    }
 
 
 class _Auth(paramiko.ServerInterface):

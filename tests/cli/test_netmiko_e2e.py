@@ -10,25 +10,11 @@ import pytest
 
 from collectors.cli.ssh import CliTarget, connect_params, poll
 from sensor.errors import SourceError
-from tests.cli.corpus import CLI
-from tests.cli.fake_ios import FakeIOS
+from tests.cli.fake_ios import IOS, FakeIOS
+from tests.cli.fake_ios import corpus_outputs as _outputs
 
 pytest.importorskip("netmiko")
-IOS = CLI / "napalm" / "ios"
 pytestmark = pytest.mark.skipif(not IOS.is_dir(), reason=f"CLI corpus not found at {IOS} (../shared absent)")
-
-
-def _outputs() -> dict[str, str]:
-    read = lambda p: (IOS / p).read_text()  # noqa: E731
-    return {
-        "show mac address-table": read("get_mac_address_table/normal/show_mac_address_table.txt"),
-        "show interfaces": read("get_interfaces/normal/show_interfaces.txt"),
-        "show ip arp": read("get_arp_table/normal/show_arp___exclude_Incomplete.txt"),
-        "show lldp neighbors detail": read("get_lldp_neighbors_detail/older_ios/show_lldp_neighbors_detail.txt"),
-        "show lldp neighbors": read("get_lldp_neighbors_detail/older_ios/show_lldp_neighbors.txt"),
-        "show cdp neighbors detail": (CLI / "ntc/cisco_ios/show_cdp_neighbors_detail/"
-                                      "cisco_ios_show_cdp_neighbors_detail.raw").read_text(),
-    }
 
 
 def test_netmiko_poll_through_prompt_paging_enable(tmp_path: Path) -> None:

@@ -83,6 +83,28 @@ class State:
         return next((i.name for i in self.interfaces if i.ifindex == ifindex), "")
 
 
+def example_state() -> State:
+    """A small access switch: four ports, a pump and a monitor, an uplink to a distribution router."""
+    sw = "nc-sw"
+    itf = [Interface(switch=sw, ifindex=4, name="ge1", alias="pump bay 3", oper_up=True,
+                     phys_address="94:18:82:01:00:01"),
+           Interface(switch=sw, ifindex=5, name="ge2", oper_up=True, phys_address="94:18:82:01:00:02"),
+           Interface(switch=sw, ifindex=6, name="ge3", oper_up=False, phys_address="94:18:82:01:00:03"),
+           Interface(switch=sw, ifindex=9, name="ge24", alias="uplink", oper_up=True,
+                     phys_address="94:18:82:01:00:18")]
+    fdb = [FdbEntry(switch=sw, ifindex=4, vlan=10, mac="58:42:e4:12:10:21"),
+           FdbEntry(switch=sw, ifindex=5, vlan=10, mac="00:09:fb:12:10:22"),
+           FdbEntry(switch=sw, ifindex=9, vlan=10, mac="28:99:3a:02:00:00"),
+           FdbEntry(switch=sw, ifindex=5, vlan=10, mac="00:09:fb:12:10:99", status="mgmt"),
+           FdbEntry(switch=sw, ifindex=None, vlan=10, mac="94:18:82:01:00:00", status="self")]
+    arp = [ArpEntry(router=sw, ifindex=9, ip="198.18.0.100", mac="a0:36:9f:00:00:64"),
+           ArpEntry(router=sw, ifindex=4, ip="198.18.10.21", mac="58:42:e4:12:10:21")]
+    lldp = [LldpNeighbor(switch=sw, ifindex=9, chassis_id="28:99:3a:02:00:00", port_id="ge1",
+                         port_descr="downlink", sys_name="dist", sys_desc="Debian lab router",
+                         capabilities=("bridge", "router"), mgmt_ip="198.18.0.1")]
+    return State("nc-sw", itf, fdb, arp, lldp)
+
+
 def linux_state(ns: str, lldp_sock: str | None, hostname: str) -> State:
     """A lab switch's state now: the kernel's and lldpd's, read in its namespace."""
     def run(*argv: str) -> str:
