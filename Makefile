@@ -7,7 +7,7 @@ APT_PACKAGES := python3 python3-venv python3-dev gcc openssl mosquitto mosquitto
 	lldpd softflowd openssh-server tcpdump iproute2 iputils-ping procps systemd \
 	debootstrap qemu-utils fdisk dosfstools mtools e2fsprogs zstd systemd-boot-efi qemu-system-x86 ovmf
 # Only for `make image-test` (the Raspberry Pi image: arm64 through qemu-user, booted under qemu -M virt).
-PI_PACKAGES := qemu-user-static binfmt-support qemu-system-arm qemu-efi-aarch64
+PI_PACKAGES := qemu-user-static binfmt-support qemu-system-arm
 STAMP := $(VENV)/.installed
 
 .PHONY: all setup apt test lint pytest demo bench image-test clean lock

@@ -1,12 +1,17 @@
-"""Boot the appliance images under qemu and watch the sensor come online on a hub on this host.
+"""Boot the appliance images under qemu and watch the sensor come online and poll switches.
 
 For each image: ``image/build`` builds it from this checkout (the Debian base tree is cached
-under image/cache), a copy gets a configuration dropped on its FAT boot partition (exactly
-as an administrator provisions one: edge-sensor/sensor.toml, hub at 10.0.2.2, which qemu's
-user networking maps to this host's loopback, and no sensor id), qemu boots it (TCG, user
-networking, serial console to a file), and a Mosquitto on 127.0.0.1 must receive the retained
-``online`` on edge-sensor/v1/boot-test/<id>/status, with the id the first boot made from the
-machine id.
+under image/cache); a copy is provisioned exactly as an administrator provisions one, through
+edge-sensor/ on its FAT boot partition (sensor.toml with a hub and three switches at 10.0.2.2,
+which qemu's user networking maps to the test's loopback, their secrets under credentials/ and
+their host keys in known_hosts; no sensor id); qemu boots it (TCG, user networking, serial
+console to a file). A Mosquitto must then receive the retained ``online`` on
+edge-sensor/v1/boot-test/<id>/status, with the id the first boot made from the machine id, and a
+successful switches/<name> message for each switch: snmpd over SNMPv3 (SHA-256/AES-256), a
+NETCONF server and a Cisco-like SSH CLI, all polled by the hardened unit.
+
+Hub, switches and qemu run in an empty network namespace (tests/support/netns.py): the guest's
+DNS and NTP, which qemu would forward to this machine's resolver and beyond, find no route.
 
   vm  x86-64: the whole disk through OVMF (UEFI) and systemd-boot.
   pi  arm64: the Raspberry Pi image's root under ``qemu-system-aarch64 -M virt`` with the
@@ -15,6 +20,7 @@ machine id.
 Which images: EDGE_IMAGE_TEST = "vm" (default), "vm,pi" (`make image-test`), or "off".
 EDGE_IMAGE_PREBUILT=1 boots image/out's image without building it first.
 EDGE_QEMU_ACCEL = tcg (default) or kvm. EDGE_BOOT_TIMEOUT (seconds, default 600 for vm, 1200 for pi).
+EDGE_KEEP_CONSOLE=DIR keeps the serial console log there.
 """
 
 from __future__ import annotations
