@@ -56,6 +56,7 @@ bench: setup
 	$(PY) bench/publish.py
 	$(PY) bench/correlate.py
 	$(PY) bench/flows.py
+	$(PY) bench/snmp_poll.py
 	lab/up >/dev/null && { $(PY) bench/snmp_walk.py --lab; rc=$$?; lab/down >/dev/null; exit $$rc; }
 
 # Pin what the venv has now (run after changing dependencies in pyproject.toml).

@@ -20,7 +20,7 @@ poll`` both call :func:`poll_switch`.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -147,12 +147,14 @@ def netconf_target(sw: SwitchSection) -> NetconfTarget:
 
 
 # --------------------------------------------------------------- one method
-async def poll_snmp(sw: SwitchSection, clock: Callable[[], float]) -> MethodResult:
+async def poll_snmp(sw: SwitchSection, clock: Callable[[], float],
+                    row_hints: Mapping[str, int] | None = None) -> MethodResult:
+    """``row_hints``: the previous SNMP poll's rows per table (they size the walks)."""
     from collectors.snmp import poll, target_from_config
 
     target, creds = target_from_config(sw)
     res = await poll(sw.name, target, creds, vlan_indexing=sw.snmp.vlan_indexing if sw.snmp else None,
-                     clock=clock)
+                     clock=clock, row_hints=row_hints)
     return snmp_result(res)
 
 
@@ -218,15 +220,15 @@ async def poll_netconf(sw: SwitchSection, clock: Callable[[], float]) -> MethodR
     return tables_result("netconf", tables, taken_at)
 
 
-POLLERS: dict[str, Callable[[SwitchSection, Callable[[], float]], Awaitable[MethodResult]]] = {
+Poller = Callable[[SwitchSection, Callable[[], float]], Awaitable[MethodResult]]
+POLLERS: dict[str, Poller] = {
     "snmp": poll_snmp, "cli": poll_cli, "netconf": poll_netconf}
 
 
 # --------------------------------------------------------------- all methods
 async def poll_switch(sw: SwitchSection, *, clock: Callable[[], float] = time.time,
                       memory: PortMemory | None = None,
-                      pollers: dict[str, Callable[[SwitchSection, Callable[[], float]],
-                                                  Awaitable[MethodResult]]] | None = None) -> SwitchPoll:
+                      pollers: dict[str, Poller] | None = None) -> SwitchPoll:
     """Poll ``sw`` with its methods in order of preference; raise SourceError when none answered.
 
     The caller bounds the whole poll with its deadline.

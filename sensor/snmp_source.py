@@ -12,12 +12,13 @@ the SNMP source.)
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from typing import Any
 
 from sensor.config import SwitchSection
 from sensor.errors import SensorError, SourceError
-from sensor.methods import PortMemory, SwitchPoll, poll_switch, usable_methods
+from sensor.methods import POLLERS, Poller, PortMemory, SwitchPoll, poll_snmp, poll_switch, usable_methods
 from sensor.observations import SwitchHealth, switch_obs
 from sensor.publish.outbox import rfc3339
 from sensor.sources import SourceContext
@@ -33,6 +34,7 @@ class SwitchSource:
         self._busy = asyncio.Lock()
         self._clock = clock
         self._ports = PortMemory()
+        self._snmp_rows: dict[str, int] = {}  # the last SNMP poll's rows per table: they size the next walks
         self.last_success: float | None = None
         self.last_error: str | None = None
         self.consecutive_failures = 0
@@ -74,7 +76,9 @@ class SwitchSource:
             started = time.monotonic()
             try:
                 async with asyncio.timeout(self._poll_budget()):
-                    result = await poll_switch(sw, clock=self._clock, memory=self._ports)
+                    pollers: dict[str, Poller] = {
+                        **POLLERS, "snmp": functools.partial(poll_snmp, row_hints=self._snmp_rows)}
+                    result = await poll_switch(sw, clock=self._clock, memory=self._ports, pollers=pollers)
             except TimeoutError:
                 error = SourceError(f"poll of {sw.host} did not finish within {self._poll_budget():g}s "
                                     f"(deadline {self.deadline:g}s): the switch is slow or the tables are huge")
@@ -89,6 +93,7 @@ class SwitchSource:
             snmp = result.snmp
             if snmp is not None:
                 ctx.metrics.inc("varbinds", snmp.varbinds)
+                self._snmp_rows = dict(snmp.rows)
             if len(result.results) > 1 or result.failures:
                 ctx.metrics.inc("poll_fallbacks")
             if result.snapshot.errors:

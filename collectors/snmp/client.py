@@ -350,10 +350,13 @@ class Session:
 
     # -- walks --
 
-    async def _fetch(self, cursors: list[OID]) -> tuple[list[tuple[Any, Any]], int]:
-        """One round trip for ``cursors``: GETBULK when allowed, else GETNEXT; returns (varbinds, stride)."""
+    async def _fetch(self, cursors: list[OID], reps_cap: int | None = None) -> tuple[list[tuple[Any, Any]], int]:
+        """One round trip for ``cursors``: GETBULK when allowed, else GETNEXT; returns (varbinds, stride).
+
+        ``reps_cap`` lowers max-repetitions for this request only.
+        """
         while self.use_bulk:
-            reps = self.max_repetitions
+            reps = min(self.max_repetitions, reps_cap) if reps_cap else self.max_repetitions
             try:
                 status, index, got = await self._request("bulk", cursors, reps)
             except SwitchUnreachable:
@@ -363,6 +366,7 @@ class Session:
                 return self._next_result(status, index, got, cursors)
             if status == _TOO_BIG and reps > 1:
                 self.max_repetitions = max(1, reps // 2)  # for the rest of this session
+                reps_cap = None
                 continue
             if status or not got:
                 self._no_bulk(f"answered GETBULK with {'error-status ' + str(status) if status else 'nothing'}")
@@ -386,13 +390,19 @@ class Session:
             self.stats.bulk_fallback = True
             self.stats.notes.append(f"{self.target.where} {why}: walking with GETNEXT")
 
-    async def walk(self, columns: Mapping[str, OID], max_rows: int | None = None
-                   ) -> tuple[dict[str, Column], list[str]]:
+    async def walk(self, columns: Mapping[str, OID], max_rows: int | None = None,
+                   expected_rows: int | None = None) -> tuple[dict[str, Column], list[str]]:
         """Walk several columns side by side; returns (rows per column, problems).
 
         A column ends at the first OID outside it, at endOfMibView, at an OID that does
         not increase (an agent loop: reported in problems), or at ``max_rows``
         (reported). Errors of the agent or the transport raise.
+
+        ``expected_rows`` (the table's rows at the last poll) sizes each GETBULK to the rows
+        still expected plus one, which shows the table's end: a full-size request at the
+        end of a table brings back max-repetitions rows per column, mostly of the tables
+        after it, and every varbind costs BER decoding. Past the expected rows (the table
+        grew) requests are full size again.
         """
         limit = max_rows or self.target.max_rows
         result: dict[str, Column] = {n: {} for n in columns}
@@ -400,8 +410,12 @@ class Session:
         problems: list[str] = []
         active = list(columns)
         while active:
+            cap = None
+            if expected_rows is not None:
+                left = expected_rows - max(len(result[c]) for c in active)
+                cap = left + 1 if left >= 0 else None
             try:
-                got, stride = await self._fetch([cursor[n] for n in active])
+                got, stride = await self._fetch([cursor[n] for n in active], cap)
             except _ColumnEnded as e:
                 active = [c for i, c in enumerate(active) if i != e.position] if e.position >= 0 else []
                 continue

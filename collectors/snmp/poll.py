@@ -49,9 +49,10 @@ def target_from_config(sw: SwitchSection) -> tuple[Target, Credentials]:
 
 
 class _Poll:
-    def __init__(self, switch: str, session: Session) -> None:
+    def __init__(self, switch: str, session: Session, row_hints: Mapping[str, int]) -> None:
         self.switch = switch
         self.session = session
+        self.row_hints = row_hints
         self.tables: dict[str, dict[str, Column]] = {}
         self.ok: list[str] = []
         self.errors: list[str] = []
@@ -60,7 +61,7 @@ class _Poll:
 
     async def walk(self, name: str, columns: Mapping[str, oids.OID], session: Session | None = None) -> None:
         try:
-            rows, problems = await (session or self.session).walk(columns)
+            rows, problems = await (session or self.session).walk(columns, expected_rows=self.row_hints.get(name))
         except SourceError as e:
             self.errors.append(f"{name}: {e}")
             self.failures.append(e)
@@ -82,13 +83,16 @@ class _Poll:
 
 
 async def poll(switch: str, target: Target, creds: Credentials, *, vlan_indexing: bool | None = None,
-               clock: Callable[[], float] = time.time) -> PollResult:
+               clock: Callable[[], float] = time.time, row_hints: Mapping[str, int] | None = None) -> PollResult:
     """Poll one switch once. Raises SwitchUnreachable/SwitchAuthError/SourceError when nothing
-    could be read; a table that fails on its own is listed in the snapshot's ``errors``."""
+    could be read; a table that fails on its own is listed in the snapshot's ``errors``.
+
+    ``row_hints``: the ``rows`` of the previous poll of this switch, which size the walks.
+    """
     started, taken_at = time.monotonic(), clock()
     stats = WalkStats()
     session = Session(target, creds, stats)
-    p = _Poll(switch, session)
+    p = _Poll(switch, session, row_hints or {})
 
     scalars = await session.get(oids.SYSTEM)  # also proves reachability and credentials
     system = decode.decode_system(switch, scalars)
@@ -159,7 +163,7 @@ async def _per_vlan_fdb(p: _Poll, switch: str, vlans: list[int], ifindexes: list
             s = p.session.for_vlan(vlan)
             try:
                 base, _ = await s.walk(oids.BASE_PORT)
-                fdb, problems = await s.walk(oids.DOT1D_FDB)
+                fdb, problems = await s.walk(oids.DOT1D_FDB, expected_rows=p.row_hints.get(f"dot1dTpFdbTable@{vlan}"))
             except SourceError as e:
                 failed.append(vlan)
                 kind = "TableError" if isinstance(e, TableError) else type(e).__name__
