@@ -7,6 +7,7 @@ answers to commands. Listens on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from pathlib import Path
@@ -103,7 +104,10 @@ class FakeIOS:
         except (OSError, EOFError, paramiko.SSHException):
             pass
         finally:
-            chan.close()
+            # A client that hung up (a refused host key, say) makes the
+            # channel's close message fail to send: nothing left to tell it.
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                chan.close()
             transport.close()
 
     def _readline(self, chan: paramiko.Channel, echo: bool = True) -> str:
