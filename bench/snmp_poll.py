@@ -16,20 +16,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
-import os
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.snmp_walk import CORPUS, free_port  # noqa: E402
+from bench.snmp_walk import CORPUS, serve_recordings  # noqa: E402
 from collectors.snmp.client import Credentials, Target, close_engines  # noqa: E402
 from collectors.snmp.poll import poll as snmp_poll  # noqa: E402
 
@@ -51,28 +46,6 @@ async def polls(port: int, device: str, n: int) -> list[tuple[int, int, float]]:
     return out
 
 
-def start_snmpsim(devices: list[str], workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """One snmpsim serving every recording; the community is the recording's name."""
-    data = workdir / "data"
-    data.mkdir()
-    for dev in devices:
-        shutil.copyfile(CORPUS / dev / "device.snmprec", data / f"{dev}.snmprec")
-    port = free_port()
-    argv = [str(Path(sys.executable).parent / "snmpsim-command-responder"), f"--data-dir={data}",
-            f"--agent-udpv4-endpoint=127.0.0.1:{port}", f"--cache-dir={workdir / 'cache'}", "--logging-method=null"]
-    if os.geteuid() == 0:
-        argv += ["--process-user=root", "--process-group=root"]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(600):
-        r = subprocess.run(["snmpget", "-v2c", "-c", devices[0], "-t", "0.5", "-r", "0", f"127.0.0.1:{port}",
-                            "1.3.6.1.2.1.1.3.0"], capture_output=True, env={**os.environ, "MIBS": ""})
-        if r.returncode == 0:
-            return proc, port
-        time.sleep(0.3)
-    proc.send_signal(signal.SIGTERM)
-    raise SystemExit("snmpsim did not start")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--polls", type=int, default=4)
@@ -87,15 +60,10 @@ def main() -> int:
     tot_first = tot_steady = 0.0
     vb_first = vb_steady = 0.0
     results: dict[str, list[tuple[int, int, float]]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, port = start_snmpsim(devices, Path(tmp))
-        try:
-            for dev in devices:
-                asyncio.run(polls(port, dev, 1))  # warm snmpsim's index of this recording
-                results[dev] = asyncio.run(polls(port, dev, a.polls))
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=10)
+    with serve_recordings(devices) as port:
+        for dev in devices:
+            asyncio.run(polls(port, dev, 1))  # warm snmpsim's index of this recording
+            results[dev] = asyncio.run(polls(port, dev, a.polls))
     for dev, got in results.items():
         first, rest = got[0], got[1:] or got
         req = statistics.mean(r[0] for r in rest)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import json
@@ -23,12 +24,11 @@ import os
 import pstats
 import resource
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,35 +36,21 @@ sys.path.insert(0, str(REPO))
 
 from collectors.snmp import oids  # noqa: E402
 from collectors.snmp.client import Credentials, Session, Target, WalkStats, close_engines  # noqa: E402
+from tests.snmp.agents import CORPUS, snmpsim  # noqa: E402
 
-CORPUS = REPO.parent / "shared" / "corpus" / "snmp"
 COLUMNS = {name: o for table in oids.TABLES.values() for name, o in table.items()}
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_snmpsim(device: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    data = workdir / "data"
-    data.mkdir()
-    shutil.copyfile(CORPUS / device / "device.snmprec", data / f"{device}.snmprec")
-    port = free_port()
-    argv = [str(Path(sys.executable).parent / "snmpsim-command-responder"), f"--data-dir={data}",
-            f"--agent-udpv4-endpoint=127.0.0.1:{port}", f"--cache-dir={workdir / 'cache'}", "--logging-method=null"]
-    if os.geteuid() == 0:
-        argv += ["--process-user=root", "--process-group=root"]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(300):
-        r = subprocess.run(["snmpget", "-v2c", "-c", device, "-t", "0.5", "-r", "0", f"127.0.0.1:{port}",
-                            "1.3.6.1.2.1.1.3.0"], capture_output=True, env={**os.environ, "MIBS": ""})
-        if r.returncode == 0:
-            return proc, port
-        time.sleep(0.3)
-    proc.send_signal(signal.SIGTERM)
-    raise SystemExit("snmpsim did not start")
+@contextlib.contextmanager
+def serve_recordings(devices: list[str]) -> Iterator[int]:
+    """snmpsim serving the corpus recordings named, each under its name as community, on a free port."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        for dev in devices:
+            shutil.copyfile(CORPUS / dev / "device.snmprec", data / f"{dev}.snmprec")
+        with snmpsim(data, devices[0]) as port:
+            yield port
 
 
 def netsnmp(host: str, port: int, community: str, prefix: list[str]) -> dict[str, float]:
@@ -137,14 +123,9 @@ def main() -> int:
         return 0
 
     if CORPUS.is_dir():
-        with tempfile.TemporaryDirectory() as tmp:
-            proc, port = start_snmpsim(a.device, Path(tmp))
-            try:
-                ours = collector("127.0.0.1", port, a.device, a.profile)
-                theirs = netsnmp("127.0.0.1", port, a.device, [])
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=10)
+        with serve_recordings([a.device]) as port:
+            ours = collector("127.0.0.1", port, a.device, a.profile)
+            theirs = netsnmp("127.0.0.1", port, a.device, [])
         report(f"snmpsim serving {a.device} (127.0.0.1:{port}); the agent itself is the bottleneck for wall time",
                ours, theirs)
     else:
