@@ -1,7 +1,8 @@
 """The promise: the sensor never sends a packet to an end device.
 
 A full sensor cycle runs from es-mgmt with every source enabled (SNMP v3 and CLI
-on sw1, SNMP v2c on dist, the flow listener fed by softflowd, a hub) while tcpdump
+on sw1, NETCONF on dist, served from dist's namespace on its management address,
+the flow listener fed by softflowd, a hub) while tcpdump
 captures on every end device's own interface. The captures must hold none of the
 sensor's packets, and must hold the devices' own clinical traffic (so an empty or
 broken capture cannot pass). A capture on the sensor's side shows where its
@@ -22,7 +23,9 @@ from pathlib import Path
 import pytest
 
 from tests.lab import labkit
+from tests.netconf.server import NetconfServer, linux_state
 from tests.support.mosquitto import free_port
+from tests.support.netns import entered
 from tests.support.schemas import validate_message
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,7 +58,20 @@ class Capture:
         return out.stdout.splitlines()
 
 
-def test_a_full_cycle_sends_nothing_to_any_end_device(lab: labkit.Lab, tmp_path: Path) -> None:
+@pytest.fixture
+def dist_netconf(lab: labkit.Lab, tmp_path: Path) -> Iterator[NetconfServer]:
+    """dist over NETCONF: the PyPI netconf package's server (no lab router of ours speaks NETCONF),
+    listening on dist's management address inside dist's namespace, serving dist's kernel state."""
+    dist = lab.switch("dist")
+    with entered(dist["namespace"]):
+        srv = NetconfServer("openconfig", lambda: linux_state(dist["namespace"], str(lab.state / "dist" / "lldpd.sock"),
+                                                              "dist"), tmp_path / "netconf", host=dist["mgmt_ip"])
+    with srv:
+        yield srv
+
+
+def test_a_full_cycle_sends_nothing_to_any_end_device(lab: labkit.Lab, dist_netconf: NetconfServer,
+                                                      tmp_path: Path) -> None:
     sensor = lab.data["sensor"]
     sensor_ip = sensor["ipv4"]
     sensor_mac = lab.run(sensor["namespace"], ["cat", f"/sys/class/net/{sensor['interface']}/address"]).stdout.strip()
@@ -68,6 +84,16 @@ def test_a_full_cycle_sends_nothing_to_any_end_device(lab: labkit.Lab, tmp_path:
     # sw1 over SSH first (SNMP fills in what the CLI cannot), so both protocols really run.
     assert 'methods = ["snmp", "cli"]' in base
     base = base.replace('methods = ["snmp", "cli"]', 'methods = ["cli", "snmp"]')
+    dist_ip = lab.switch("dist")["mgmt_ip"]
+    assert f'host = "{dist_ip}"\nmethods = ["snmp"]' in base
+    base = base.replace(f'host = "{dist_ip}"\nmethods = ["snmp"]', f'host = "{dist_ip}"\nmethods = ["netconf"]')
+    base += f"""[switch.netconf]
+username = "sensor"
+port = {dist_netconf.port}
+key_file = "{dist_netconf.key_file}"
+host_key_file = "{dist_netconf.known_hosts(tmp_path / 'netconf-known-hosts')}"
+timeout = "20s"
+"""
     cfg.write_text(base + f"""
 [mqtt]
 host = "127.0.0.1"
@@ -125,15 +151,20 @@ internal = ["198.18.0.0/15", "fd00::/8"]
     assert destinations, f"no packet from the sensor on its own interface? {mgmt_lines[:3]}"
     assert destinations <= switches, destinations - switches
     ports = {m.group(2) for m in map(DST_PORT.search, mgmt_lines) if m and m.group(1) == sensor_ip}
-    assert {"161", "22"} <= ports, ports  # SNMP and SSH both went out, to the switches only
+    # SNMP, SSH and NETCONF all went out, to the switches only
+    assert {"161", "22", str(dist_netconf.port)} <= ports, ports
     # ...and the switches answered, so the capture saw both directions.
     assert {src for src, dst in flows if dst == sensor_ip} >= switches
 
     # Every message the hub received matches the JSON Schema shipped for its kind.
     kinds = []
+    used: dict[str, set[str]] = {}  # switch -> the methods its tables came from
     for line in received.read_text().splitlines():
         msg = json.loads(line)
         env = validate_message(msg["topic"], bytes.fromhex(msg["payload"]))
         if env is not None:
             kinds.append(env["kind"])
+            if env["kind"] == "switch" and env["data"]["ok"]:
+                used.setdefault(env["data"]["switch"], set()).update(env["data"]["methods"].values())
+    assert used == {"sw1": {"cli", "snmp"}, "dist": {"netconf"}}, used
     assert {"status", "switch", "device", "event", "flows", "health"} <= set(kinds), kinds

@@ -43,6 +43,28 @@ def isolated_network() -> Iterator[None]:
         os.close(original)
 
 
+@contextlib.contextmanager
+def entered(name: str) -> Iterator[None]:
+    """Run the block in the named namespace (``ip netns add NAME``), then return to this one.
+
+    Sockets made in the block stay in that namespace after it ends, and so do threads started
+    in it: a test server can listen on a lab switch's management address this way.
+    """
+    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        target = os.open(f"/run/netns/{name}", os.O_RDONLY)
+        try:
+            _check(_libc.setns(target, CLONE_NEWNET), f"setns into the network namespace {name}")
+        finally:
+            os.close(target)
+        try:
+            yield
+        finally:
+            _check(_libc.setns(original, CLONE_NEWNET), "setns back to the original network namespace")
+    finally:
+        os.close(original)
+
+
 def routes() -> str:
     """The current namespace's routing table (a test can show that nothing leads outside)."""
     return subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True,
