@@ -84,7 +84,7 @@ def test_a_full_cycle_sends_nothing_to_any_end_device(lab: labkit.Lab, dist_netc
     # sw1 over SSH first (SNMP fills in what the CLI cannot), so both protocols really run.
     assert 'methods = ["snmp", "cli"]' in base
     base = base.replace('methods = ["snmp", "cli"]', 'methods = ["cli", "snmp"]')
-    dist_ip = lab.switch("dist")["mgmt_ip"]
+    dist_ip = dist_netconf.host
     assert f'host = "{dist_ip}"\nmethods = ["snmp"]' in base
     base = base.replace(f'host = "{dist_ip}"\nmethods = ["snmp"]', f'host = "{dist_ip}"\nmethods = ["netconf"]')
     base += f"""[switch.netconf]

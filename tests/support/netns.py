@@ -29,18 +29,25 @@ def _check(rc: int, what: str) -> None:
 
 
 @contextlib.contextmanager
-def isolated_network() -> Iterator[None]:
-    """Run the block in a new network namespace with only the loopback interface up."""
+def _returning() -> Iterator[None]:
+    """Whatever namespace the block moves this thread into, it comes back to the current one."""
     original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
-        _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
-        try:
-            subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-            yield
-        finally:
-            _check(_libc.setns(original, CLONE_NEWNET), "setns back to the original network namespace")
+        yield
     finally:
-        os.close(original)
+        try:
+            _check(_libc.setns(original, CLONE_NEWNET), "setns back to the original network namespace")
+        finally:
+            os.close(original)
+
+
+@contextlib.contextmanager
+def isolated_network() -> Iterator[None]:
+    """Run the block in a new network namespace with only the loopback interface up."""
+    with _returning():
+        _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        yield
 
 
 @contextlib.contextmanager
@@ -50,19 +57,13 @@ def entered(name: str) -> Iterator[None]:
     Sockets made in the block stay in that namespace after it ends, and so do threads started
     in it: a test server can listen on a lab switch's management address this way.
     """
-    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    try:
+    with _returning():
         target = os.open(f"/run/netns/{name}", os.O_RDONLY)
         try:
             _check(_libc.setns(target, CLONE_NEWNET), f"setns into the network namespace {name}")
         finally:
             os.close(target)
-        try:
-            yield
-        finally:
-            _check(_libc.setns(original, CLONE_NEWNET), "setns back to the original network namespace")
-    finally:
-        os.close(original)
+        yield
 
 
 def routes() -> str:
