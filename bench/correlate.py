@@ -27,13 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from collectors.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, Snapshot, SwitchInfo
 from sensor.classify.classifier import Classifier
 from sensor.classify.oui import registry
 from sensor.classify.rules import load_rules
 from sensor.correlate.engine import Correlator, CorrelatorConfig
 from sensor.correlate.tracker import TrackerSettings
 from sensor.correlate.view import Settings
-from sensor.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, Snapshot, SwitchInfo
 
 PORTS = 48
 OUIS = ["58:42:e4", "00:09:fb", "f8:bc:12", "00:1e:7a", "3c:52:82", "00:0f:14", "00:1a:fa", "08:00:37", "a0:36:9f"]

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from collectors.cli.names import Ports
+from collectors.errors import SourceError
+from collectors.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, SwitchInfo
 from collectors.tables import (
     Tables,
     capabilities,
@@ -39,8 +41,6 @@ from collectors.tables import (
     to_int,
     vlan_id,
 )
-from sensor.errors import SourceError
-from sensor.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, SwitchInfo
 
 log = logging.getLogger("collectors.netconf")
 
@@ -642,25 +642,25 @@ def _poll_blocking(switch: str, target: NetconfTarget) -> tuple[Tables, Plan]:
                     reply = m.get(filter=("subtree", flt))
                     parse_reply(reply.data_xml, t)
                 except RPCError as e:
-                    t.errors.append(f"{tables_}: {rpc_error_text(e)}")
-                    t.failed.update(tables_.split(","))
-                except (ReplyError, TimeoutExpiredError, OperationError) as e:
-                    t.errors.append(f"{tables_}: {type(e).__name__}: {e}")
-                    t.failed.update(tables_.split(","))
+                    t.fail(tables_.split(","), "refused", rpc_error_text(e))
+                except TimeoutExpiredError as e:
+                    t.fail(tables_.split(","), "timeout", f"{type(e).__name__}: {e}")
+                except (ReplyError, OperationError) as e:
+                    t.fail(tables_.split(","), "other", f"{type(e).__name__}: {e}")
             for table, rpc in plan.rpcs:
                 try:
                     reply = m.dispatch(to_ele(rpc))
                     parse_reply(reply.xml, t)
                 except RPCError as e:
-                    t.errors.append(f"{table}: {rpc_error_text(e)}")
-                    t.failed.add(table)
-                except (ReplyError, TimeoutExpiredError, OperationError) as e:
-                    t.errors.append(f"{table}: {type(e).__name__}: {e}")
-                    t.failed.add(table)
+                    t.fail([table], "refused", rpc_error_text(e))
+                except TimeoutExpiredError as e:
+                    t.fail([table], "timeout", f"{type(e).__name__}: {e}")
+                except (ReplyError, OperationError) as e:
+                    t.fail([table], "other", f"{type(e).__name__}: {e}")
             return t, plan
     except AuthenticationError as e:
         raise SourceError(f"{target.host}:{target.port}: NETCONF authentication failed for "
-                          f"{target.username}: {e}") from None
+                          f"{target.username}: {e}", kind="auth") from None
     except SSHError as e:  # also an unknown or changed host key (SSHUnknownHostError)
         raise SourceError(f"{target.host}:{target.port}: NETCONF over SSH failed: {e} (an unknown or "
                           "changed host key is refused: check host_key_file)") from None

@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from collectors.cli.names import Ports
-from sensor.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, Snapshot, SwitchInfo
-
-TABLES = ("system", "interfaces", "fdb", "arp", "lldp", "cdp")
+from collectors.facts import (
+    TABLES,
+    ArpEntry,
+    FdbEntry,
+    Interface,
+    LldpNeighbor,
+    ProblemKind,
+    Snapshot,
+    SwitchInfo,
+    TableProblem,
+    TableStatus,
+)
 
 
 @dataclass
@@ -29,7 +39,7 @@ class Tables:
     lldp: list[LldpNeighbor] | None = None
     cdp: list[LldpNeighbor] | None = None
     notes: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    problems: dict[str, list[TableProblem]] = field(default_factory=dict)  # table -> what went wrong
     failed: set[str] = field(default_factory=set)  # tables asked for that could not be read
     lldp_detail: list[LldpNeighbor] | None = None  # detailed and brief LLDP outputs, merged into lldp
     lldp_brief: list[LldpNeighbor] | None = None
@@ -39,9 +49,34 @@ class Tables:
         current = getattr(self, table)
         setattr(self, table, (current or []) + rows)
 
+    def fail(self, tables: Iterable[str], kind: ProblemKind, detail: str, source: str = "") -> None:
+        """Record that ``tables`` could not be read (by the command or model ``source``)."""
+        problem = TableProblem(kind=kind, detail=detail, source=source)
+        for table in tables:
+            self.problems.setdefault(table, []).append(problem)
+            self.failed.add(table)
+
+    @property
+    def errors(self) -> list[str]:
+        """The problems in words, each once, for people."""
+        seen = dict.fromkeys(f"{t}: {p}" for t, ps in self.problems.items() for p in ps)
+        return list(seen)
+
     def provided(self) -> tuple[str, ...]:
         """The tables this poll read completely."""
         return tuple(t for t in TABLES if getattr(self, t) is not None and t not in self.failed)
+
+    def statuses(self, method: str) -> tuple[TableStatus, ...]:
+        """A status for every table this poll read or tried to read."""
+        out: list[TableStatus] = []
+        for t in TABLES:
+            value = getattr(self, t)
+            if value is None and t not in self.failed:
+                continue  # not offered by this method or platform
+            rows = int(value is not None) if t == "system" else len(value or ())
+            out.append(TableStatus(table=t, method=method, complete=t not in self.failed and value is not None,  # type: ignore[arg-type]
+                                   rows=rows, problems=tuple(self.problems.get(t, ()))))
+        return tuple(out)
 
     def snapshot(self, taken_at: float, method: str) -> Snapshot:
         lldp = (self.lldp or []) + (self.cdp or [])
@@ -52,7 +87,8 @@ class Tables:
         return Snapshot(
             switch=self.switch, taken_at=taken_at, method=method, system=self.system,
             interfaces=tuple(self.interfaces or ()), fdb=tuple(self.fdb or ()), arp=tuple(self.arp or ()),
-            lldp=tuple(lldp), tables_ok=self.provided(), errors=tuple(self.errors), notes=tuple(notes))
+            lldp=tuple(lldp), tables_ok=self.provided(), errors=tuple(self.errors), notes=tuple(notes),
+            tables=self.statuses(method))
 
 
 # --------------------------------------------------------------- value helpers

@@ -261,10 +261,6 @@ class Config(Base, frozen=True):
     # Set by load_config, not read from the file.
     path: str = ""
 
-    @property
-    def state_path(self) -> Path:
-        return Path(self.sensor.state_dir)
-
     def find_switch(self, name: str) -> SwitchSection | None:
         return next((s for s in self.switch if s.name == name), None)
 

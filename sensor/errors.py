@@ -6,6 +6,13 @@ wrong and what to do, and never needs a traceback to be understood.
 
 from __future__ import annotations
 
+# The collectors' errors (one switch or exporter failed) are theirs; re-exported here so the
+# sensor names every error it reports from one place.
+from collectors.errors import CollectorError, SourceError, SwitchAuthError, SwitchUnreachable, TableError
+
+__all__ = ["USER_ERRORS", "CollectorError", "ConfigError", "HubAuthError", "HubError", "SecretError", "SensorError",
+           "SourceError", "StoreError", "SwitchAuthError", "SwitchUnreachable", "TableError"]
+
 
 class SensorError(Exception):
     """Base of every error the sensor reports to its user."""
@@ -29,18 +36,6 @@ class SecretError(SensorError):
     exit_code = 2
 
 
-class SourceError(SensorError):
-    """One source (a switch, a listener) failed; reported and counted, never fatal."""
-
-
-class SwitchUnreachable(SourceError):
-    """The switch did not answer within its timeout."""
-
-
-class SwitchAuthError(SourceError):
-    """The switch refused the sensor's credentials."""
-
-
 class HubError(SensorError):
     """The MQTT hub refused or could not be reached."""
 
@@ -51,3 +46,7 @@ class HubAuthError(HubError):
 
 class StoreError(SensorError):
     """The local outbox/state store cannot be opened or written."""
+
+
+# Every error written for the user: caught where a command or a source reports it in one line.
+USER_ERRORS: tuple[type[Exception], ...] = (SensorError, CollectorError)

@@ -2,24 +2,20 @@
 
 A source turns one origin of data (one switch, one flow listener) into facts and
 observations. It has one entry point, ``cycle``; the supervisor owns timing,
-timeouts, retries and restarts. Sources are registered explicitly in
-``build_sources`` below: no import magic.
+timeouts, retries and restarts. The supervisor builds them explicitly
+(``sensor.supervisor.build_sources``): no import magic.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import structlog
 
-from sensor.facts import Snapshot
+from collectors.facts import Snapshot
 from sensor.metrics import Metrics
 from sensor.observations import Observation
-
-if TYPE_CHECKING:
-    from sensor.config import Config
-    from sensor.correlate.directory import DeviceDirectory
 
 
 class SourceContext:
@@ -77,22 +73,3 @@ class Source(Protocol):
     async def cycle(self, ctx: SourceContext) -> None:
         """Do one round. Raise SourceError for an expected failure (reported in one line)."""
         ...
-
-
-def build_sources(cfg: Config, directory: DeviceDirectory | None = None) -> list[Source]:
-    """Every source the configuration asks for, in start order.
-
-    ``directory`` is what the correlator knows about devices; the flow source resolves
-    addresses through it and feeds the ports it sees back to classification.
-    """
-    # One source per switch, over its methods in order of preference (snmp, cli, netconf:
-    # sensor/methods.py); pysnmp, netmiko and ncclient load only when a switch is polled with them.
-    from sensor.snmp_source import switch_sources
-
-    sources: list[Source] = []
-    sources.extend(switch_sources(cfg.switch, cfg.poll.max_concurrent_switches))
-    if cfg.flows is not None:
-        from sensor.flows.source import flow_sources
-
-        sources.extend(flow_sources(cfg, directory))
-    return sources

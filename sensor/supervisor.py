@@ -16,24 +16,42 @@ import time
 
 import structlog
 
+from collectors.facts import Snapshot
 from sensor import __version__, notify
 from sensor.backoff import Backoff
 from sensor.config import Config
 from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.stage import CorrelatorStage
 from sensor.errors import SensorError, SourceError
-from sensor.facts import Snapshot
 from sensor.metrics import Metrics
 from sensor.observations import HealthData, Observation, health_obs
 from sensor.publish.mqtt import Publisher
 from sensor.publish.outbox import Outbox, outbox_path, rfc3339
-from sensor.sources import Source, SourceContext, build_sources
+from sensor.sources import Source, SourceContext
 
 OBSERVATION_QUEUE = 2000
 SNAPSHOT_QUEUE = 64
 STOP_BUDGET = 8.0  # seconds: SIGTERM must end the process within 10 s
 
 log = structlog.get_logger("sensor.supervisor")
+
+
+def build_sources(cfg: Config, directory: DeviceDirectory | None = None) -> list[Source]:
+    """Every source the configuration asks for, in start order: registered here, explicitly.
+
+    ``directory`` is what the correlator knows about devices; the flow source resolves
+    addresses through it and feeds the ports it sees back to classification.
+    """
+    # pysnmp, netmiko and ncclient load only when a switch is polled with them.
+    from sensor.switches.source import switch_sources
+
+    sources: list[Source] = []
+    sources.extend(switch_sources(cfg.switch, cfg.poll.max_concurrent_switches))
+    if cfg.flows is not None:
+        from sensor.flows.source import flow_sources
+
+        sources.extend(flow_sources(cfg, directory))
+    return sources
 
 
 class Supervisor:
@@ -92,7 +110,7 @@ class Supervisor:
         while True:
             ok = await self._one_cycle(src, ctx)
             now = loop.time()
-            if ok and getattr(src, "continuous", False):
+            if ok and src.continuous:
                 backoff.reset()
                 next_start, delay = now, 0.0
             elif ok:

@@ -1,4 +1,4 @@
-"""sensor/methods.py: per-table fallback between methods, re-keying by interface name, memory across polls."""
+"""sensor/switches/methods.py: per-table fallback between methods, re-keying by interface name, memory across polls."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from collectors.cli.names import SYNTHETIC_BASE, Ports
+from collectors.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, Snapshot, SwitchInfo, TableProblem
 from collectors.snmp import PollResult
+from collectors.snmp.poll import table_statuses
 from collectors.tables import Tables
 from sensor.config import SwitchSection, parse_config
 from sensor.errors import SourceError
-from sensor.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, Snapshot, SwitchInfo
-from sensor.methods import MethodResult, PortMemory, merge, offers, poll_switch, snmp_result, tables_result
+from sensor.switches.methods import MethodResult, PortMemory, merge, offers, poll_switch, snmp_result, tables_result
 
 Poller = Callable[[SwitchSection, Callable[[], float]], Awaitable[MethodResult]]
 
@@ -54,8 +56,11 @@ def snmp_poll(*, fdb: bool = True, errors: tuple[str, ...] = ()) -> MethodResult
         lldp=(LldpNeighbor(switch="sw", ifindex=10148, sys_name="core"),),
         tables_ok=("ifTable", "ifXTable", "dot1dBasePortTable", "dot1qTpFdbTable", "ipNetToPhysicalTable",
                    "lldpLocPortTable", "lldpRemTable", "cdpCacheTable"), errors=errors)
-    return snmp_result(PollResult(snapshot=snap, duration_s=0.1, requests=3, varbinds=30,
-                                  rows={"ipNetToPhysicalTable": 1, "lldpLocPortTable": 2, "lldpRemTable": 1}))
+    # As collectors/snmp/poll.py records them: "<MIB table>: <detail>", typed.
+    problems = [TableProblem(kind="refused", source=e.split(": ", 1)[0], detail=e.split(": ", 1)[1]) for e in errors]
+    rows = {"ipNetToPhysicalTable": 1, "lldpLocPortTable": 2, "lldpRemTable": 1}
+    snap = msgspec.structs.replace(snap, tables=table_statuses(snap, problems, rows))
+    return snmp_result(PollResult(snapshot=snap, duration_s=0.1, requests=3, varbinds=30, rows=rows))
 
 
 def cli_poll(platform: str = "cisco_ios") -> MethodResult:

@@ -10,7 +10,7 @@ one port into one canonical name and one integer key:
 - otherwise a stable synthetic key derived from the canonical name
   (``SYNTHETIC_BASE`` + CRC-32), the same on every poll and for every command.
 
-``sensor.methods`` re-keys facts by name when tables come from different methods.
+``sensor.switches.methods`` re-keys facts by name when tables come from different methods.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from collectors.cli.names import Ports
+from collectors.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor
 from collectors.tables import (
     Tables,
     capabilities,
@@ -27,7 +28,6 @@ from collectors.tables import (
     to_int,
     vlan_id,
 )
-from sensor.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor
 
 CLI_PLATFORMS = ("cisco_ios", "cisco_xe", "cisco_nxos", "arista_eos", "hp_procurve", "aruba_aoscx", "hp_comware",
                  "juniper_junos", "linux")

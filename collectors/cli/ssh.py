@@ -20,9 +20,9 @@ from typing import Any
 
 from collectors.cli.names import Ports
 from collectors.cli.parse import ParseError, parse
+from collectors.errors import SourceError
+from collectors.facts import SwitchInfo
 from collectors.tables import Tables
-from sensor.errors import SourceError
-from sensor.facts import SwitchInfo
 
 log = logging.getLogger("collectors.cli")
 
@@ -101,11 +101,11 @@ def _poll_blocking(switch: str, target: CliTarget) -> Tables:
         conn = ConnectHandler(**connect_params(switch, target))
     except NetmikoAuthenticationException as e:
         raise SourceError(f"{target.host}:{target.port}: SSH authentication failed for {target.username}: "
-                          f"{str(e).splitlines()[0]}") from None
+                          f"{str(e).splitlines()[0]}", kind="auth") from None
     except NetmikoTimeoutException as e:
         raise SourceError(f"{target.host}:{target.port}: SSH connection failed or timed out "
                           f"({str(e).splitlines()[0] if str(e) else 'no detail'}); an unknown host key is "
-                          "refused too: check host_key_file") from None
+                          "refused too: check host_key_file", kind="timeout") from None
     except (SSHException, OSError, ValueError) as e:
         raise SourceError(f"{target.host}:{target.port}: SSH failed: {e} (an unknown or changed host key "
                           "is refused: check host_key_file)") from None
@@ -120,15 +120,19 @@ def _poll_blocking(switch: str, target: CliTarget) -> Tables:
                 output = conn.send_command(command, read_timeout=target.timeout)
                 parse(target.platform, command, str(output), tables=t)
             except ParseError as e:
-                t.errors.append(f"{table}: {command}: {e}")
-                t.failed.add(table)
-            except (OSError, SSHException, NetmikoTimeoutException) as e:
-                t.errors.append(f"{table}: {command}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-                t.failed.add(table)
+                t.fail([table], "parse", str(e), source=command)
+            except NetmikoTimeoutException as e:
+                t.fail([table], "timeout", f"{type(e).__name__}: {_first_line(e)}", source=command)
+            except (OSError, SSHException) as e:
+                t.fail([table], "other", f"{type(e).__name__}: {_first_line(e)}", source=command)
     finally:
         with contextlib.suppress(Exception):  # the session may already be gone
             conn.disconnect()
     return t
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).splitlines()[0] if str(e) else ""
 
 
 async def poll(switch: str, target: CliTarget, *, clock: Callable[[], float] = time.time) -> tuple[Tables, float]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from collectors.facts import FlowRecord
 from collectors.flows import ie as iana
 from collectors.flows.decode import Batch
 from collectors.flows.templates import SCOPE_PEN, VARLEN
-from sensor.facts import FlowRecord
 
 NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
 

@@ -5,6 +5,6 @@ puts one switch's walks together into one Snapshot.
 """
 
 from collectors.snmp.client import Credentials, Target, close_engines
-from collectors.snmp.poll import PollResult, poll, target_from_config
+from collectors.snmp.poll import PollResult, poll
 
-__all__ = ["Credentials", "PollResult", "Target", "close_engines", "poll", "target_from_config"]
+__all__ = ["Credentials", "PollResult", "Target", "close_engines", "poll"]

@@ -36,8 +36,8 @@ from pysnmp.hlapi.v3arch.asyncio.transport import Udp6TransportTarget
 from pysnmp.proto import errind
 from pysnmp.proto.rfc1902 import ObjectName
 
+from collectors.errors import SourceError, SwitchAuthError, SwitchUnreachable, TableError
 from collectors.snmp.decode import OID, Column, Value
-from sensor.errors import SourceError, SwitchAuthError, SwitchUnreachable
 
 AUTH_PROTOCOLS: dict[str, Any] = {
     "md5": hlauth.USM_AUTH_HMAC96_MD5,
@@ -178,8 +178,8 @@ class WalkStats:
     notes: list[str] = field(default_factory=list)
 
 
-class TableError(SourceError):
-    """One table could not be read completely (the rest of the poll goes on)."""
+class UserOrAuthKeyRejected(SwitchAuthError):
+    """The agent does not know the SNMPv3 user, or rejected its authentication key."""
 
 
 class _ColumnEnded(Exception):
@@ -274,9 +274,10 @@ class Session:
             )
         user = f'SNMPv3 user "{c.user}"'
         if isinstance(ind, errind.UnknownUserName):
-            return SwitchAuthError(f"{where} does not know {user}: check the user name on the switch and in the config")
+            return UserOrAuthKeyRejected(
+                f"{where} does not know {user}: check the user name on the switch and in the config")
         if isinstance(ind, errind.WrongDigest):
-            return SwitchAuthError(
+            return UserOrAuthKeyRejected(
                 f"{where} rejected the authentication of {user}: wrong auth_key_file or auth_protocol"
                 f" ({c.auth_protocol})")
         if isinstance(ind, errind.DecryptionError):
@@ -322,10 +323,9 @@ class Session:
             await probe._get({"sysUpTime": (1, 3, 6, 1, 2, 1, 1, 3, 0)})
         except SwitchUnreachable:
             return
-        except SwitchAuthError as e:
-            if "rejected the authentication" in str(e) or "does not know" in str(e):
-                raise
-        except SourceError:
+        except UserOrAuthKeyRejected:
+            raise
+        except SourceError:  # any other answer: the switch and auth key are fine
             pass
         raise SwitchAuthError(
             f'{self.target.where} answers SNMPv3 user "{c.user}" but not its encrypted requests: '
@@ -383,6 +383,11 @@ class Session:
         if status:
             raise TableError(f"{self.target.where} answered GETNEXT with error-status {status}")
         return got, len(cursors)
+
+    async def probe(self, oid: OID) -> None:
+        """One GETNEXT, no fallback: does the agent answer these credentials and context at all?"""
+        status, index, got = await self._request("next", [oid])
+        self._next_result(status, index, got, [oid])
 
     def _no_bulk(self, why: str) -> None:
         if self.use_bulk:

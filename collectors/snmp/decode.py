@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
-from sensor.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, SwitchInfo
+from collectors.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, SwitchInfo
 
 OID = tuple[int, ...]
 Value = bytes | int | str

@@ -130,3 +130,18 @@ TABLES: dict[str, dict[str, OID]] = {
     "cdpCacheTable": CDP_CACHE,
     "dot3adAggPortTable": LAG,
 }
+
+# The logical table (collectors.facts.TABLES) each MIB table feeds.
+LOGICAL: dict[str, str] = {
+    "ifTable": "interfaces", "ifXTable": "interfaces", "dot3adAggPortTable": "interfaces",
+    "dot1dBasePortTable": "fdb", "dot1qTpFdbTable": "fdb", "dot1qVlanCurrentTable": "fdb", "dot1dTpFdbTable": "fdb",
+    "vtpVlanTable": "fdb",
+    "ipNetToPhysicalTable": "arp", "ipNetToMediaTable": "arp",
+    "lldpLocPortTable": "lldp", "lldpRemTable": "lldp", "lldpRemManAddrTable": "lldp",
+    "lldpXMedRemCapabilitiesTable": "lldp", "lldpXMedRemInventoryTable": "lldp",
+    "cdpCacheTable": "cdp",
+}
+# A failure of one of these loses nothing its logical table needs (LAG membership, LLDP
+# management addresses and LLDP-MED inventory are extras): the table stays complete.
+OPTIONAL = frozenset({"dot3adAggPortTable", "lldpRemManAddrTable", "lldpXMedRemCapabilitiesTable",
+                      "lldpXMedRemInventoryTable"})

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+import msgspec
+
+from collectors.errors import SourceError
+from collectors.facts import TABLES, FdbEntry, ProblemKind, Snapshot, TableProblem, TableStatus
 from collectors.snmp import decode, oids
-from collectors.snmp.client import Credentials, Session, TableError, Target, WalkStats
+from collectors.snmp.client import Credentials, Session, Target, WalkStats
 from collectors.snmp.decode import Column
-from sensor.config import SwitchSection, read_secret
-from sensor.errors import SourceError
-from sensor.facts import FdbEntry, Snapshot
 
 VLAN_CONCURRENCY = 4
 
@@ -26,28 +28,6 @@ class PollResult:
     rows: dict[str, int] = field(default_factory=dict)
 
 
-def target_from_config(sw: SwitchSection) -> tuple[Target, Credentials]:
-    """The SNMP target and credentials of a configured switch; secrets are read now (SecretError)."""
-    s = sw.snmp
-    if s is None:
-        raise SourceError(f"switch {sw.name} has no [switch.snmp] table")
-    target = Target(host=sw.host, port=s.port, timeout=float(s.timeout), retries=s.retries,
-                    max_repetitions=s.max_repetitions, bulk=s.bulk, max_rows=s.max_rows)
-    if s.version in ("1", "2c"):
-        creds = Credentials(version=s.version, community=read_secret(s.community_file or ""), context=s.context)
-    else:
-        creds = Credentials(
-            version="3",
-            user=s.user or "",
-            auth_protocol=s.auth_protocol,
-            auth_key=read_secret(s.auth_key_file) if s.auth_key_file else None,
-            priv_protocol=s.priv_protocol,
-            priv_key=read_secret(s.priv_key_file) if s.priv_key_file else None,
-            context=s.context,
-        )
-    return target, creds
-
-
 class _Poll:
     def __init__(self, switch: str, session: Session, row_hints: Mapping[str, int]) -> None:
         self.switch = switch
@@ -55,21 +35,25 @@ class _Poll:
         self.row_hints = row_hints
         self.tables: dict[str, dict[str, Column]] = {}
         self.ok: list[str] = []
-        self.errors: list[str] = []
+        self.problems: list[TableProblem] = []
         self.failures: list[SourceError] = []
         self.notes: list[str] = []
+
+    def problem(self, name: str, kind: ProblemKind, detail: str, *, source: str | None = None) -> None:
+        """Record what went wrong with MIB table ``name`` (``source``: a finer name, e.g. one VLAN's)."""
+        self.problems.append(TableProblem(kind=kind, detail=detail, source=source or name))
 
     async def walk(self, name: str, columns: Mapping[str, oids.OID], session: Session | None = None) -> None:
         try:
             rows, problems = await (session or self.session).walk(columns, expected_rows=self.row_hints.get(name))
         except SourceError as e:
-            self.errors.append(f"{name}: {e}")
+            self.problem(name, e.kind, str(e))
             self.failures.append(e)
             return
         self.tables[name] = rows
-        if problems:
-            self.errors.extend(f"{name}: {p}" for p in problems)
-        else:
+        for problem in problems:
+            self.problem(name, "partial", problem)
+        if not problems:
             self.ok.append(name)
 
     def table(self, *names: str) -> dict[str, Column]:
@@ -117,7 +101,7 @@ async def poll(switch: str, target: Target, creds: Credentials, *, vlan_indexing
     if not fdb:
         vlans = decode.cisco_operational_vlans(p.table("vtpVlanTable")) if cisco else []
         if vlans:
-            fdb = await _per_vlan_fdb(p, switch, vlans, ifindexes, rows)
+            fdb = await _per_vlan_fdb(p, switch, vlans, ifindexes, rows, ports)
         else:
             fdb = decode.decode_bridge_fdb(switch, p.table("dot1dTpFdbTable"), ports)
     if ports.assumed:
@@ -144,16 +128,47 @@ async def poll(switch: str, target: Target, creds: Credentials, *, vlan_indexing
         arp=tuple(arp),
         lldp=tuple(lldp + cdp),
         tables_ok=tuple(sorted(p.ok)),
-        errors=tuple(p.errors),
+        errors=tuple(str(x) for x in p.problems),
         notes=tuple(p.notes),
     )
+    snapshot = msgspec.structs.replace(snapshot, tables=table_statuses(snapshot, p.problems, rows))
     return PollResult(snapshot=snapshot, duration_s=time.monotonic() - started,
                       requests=stats.requests, varbinds=stats.varbinds, rows=rows)
 
 
+# A VLAN context that does not answer this quickly is taken as "contexts are not
+# configured": the poll then costs at most PROBE_TIMEOUT * (PROBE_RETRIES + 1) more.
+PROBE_TIMEOUT = 0.5
+PROBE_RETRIES = 1
+
+
 async def _per_vlan_fdb(p: _Poll, switch: str, vlans: list[int], ifindexes: list[int],
-                        rows: dict[str, int]) -> list[FdbEntry]:
-    """Cisco: one bridge instance per VLAN, reached with community@vlan or context vlan-N."""
+                        rows: dict[str, int], default_ports: decode.PortResolver) -> list[FdbEntry]:
+    """Cisco: one bridge instance per VLAN, reached with community@vlan or context vlan-N.
+
+    One VLAN context is probed first with a short timeout. When it does not answer (an
+    SNMPv3 group without ``context vlan- match prefix``, a community that cannot be indexed,
+    an agent with only the default context), the default context's forwarding table is
+    kept (VLAN 1's bridge instance on Cisco) and the table is marked partial, so nobody is
+    marked absent because of it, and the problem says what to configure on the switch.
+    """
+    first = vlans[0]
+    probe = Session(dataclasses.replace(p.session.target, timeout=PROBE_TIMEOUT, retries=PROBE_RETRIES),
+                    p.session.creds.for_vlan(first), p.session.stats)
+    try:
+        await probe.probe(next(iter(oids.BASE_PORT.values())))
+    except SourceError as e:
+        entries = decode.decode_bridge_fdb(switch, p.table("dot1dTpFdbTable"), default_ports, vlan=1)
+        others = [v for v in vlans if v != 1]
+        p.problem("dot1dTpFdbTable", "partial",
+                  f"the per-VLAN contexts do not answer (VLAN {first}: {e}); VLAN(s) "
+                  f"{_ranges(others)} could not be read, only the default context (VLAN 1) was: "
+                  f"{vlan_context_fix(p.session.creds)}", source="dot1dTpFdbTable vlan contexts")
+        p.notes.append(f"Cisco per-VLAN FDB: contexts do not answer; kept {len(entries)} row(s) of the "
+                       "default context")
+        rows["dot1dTpFdbTable@default"] = len(entries)
+        return entries
+
     limit = asyncio.Semaphore(VLAN_CONCURRENCY)
     out: list[FdbEntry] = []
     failed: list[int] = []
@@ -166,10 +181,10 @@ async def _per_vlan_fdb(p: _Poll, switch: str, vlans: list[int], ifindexes: list
                 fdb, problems = await s.walk(oids.DOT1D_FDB, expected_rows=p.row_hints.get(f"dot1dTpFdbTable@{vlan}"))
             except SourceError as e:
                 failed.append(vlan)
-                kind = "TableError" if isinstance(e, TableError) else type(e).__name__
-                p.errors.append(f"dot1dTpFdbTable vlan {vlan}: {e}" if kind else str(e))
+                p.problem("dot1dTpFdbTable", e.kind, str(e), source=f"dot1dTpFdbTable vlan {vlan}")
                 return
-            p.errors.extend(f"dot1dTpFdbTable vlan {vlan}: {m}" for m in problems)
+            for m in problems:
+                p.problem("dot1dTpFdbTable", "partial", m, source=f"dot1dTpFdbTable vlan {vlan}")
             ports = decode.PortResolver(decode.bridge_port_map(base), ifindexes)
             entries = decode.decode_bridge_fdb(switch, fdb, ports, vlan=vlan)
             out.extend(entries)
@@ -177,8 +192,68 @@ async def _per_vlan_fdb(p: _Poll, switch: str, vlans: list[int], ifindexes: list
 
     await asyncio.gather(*(one(v) for v in vlans))
     p.notes.append(f"Cisco per-VLAN FDB: walked {len(vlans)} VLAN(s)"
-                   + (f", {len(failed)} failed" if failed else ""))
+                   + (f", {len(failed)} failed ({_ranges(failed)})" if failed else ""))
     if not failed:
         p.ok.append("dot1dTpFdbTable")
     out.sort(key=lambda e: (e.vlan or 0, e.mac))
     return out
+
+
+def vlan_context_fix(creds: Credentials) -> str:
+    """What to configure on a Cisco switch so that the per-VLAN bridge instances answer."""
+    if creds.version == "3":
+        level = {"authPriv": "priv", "authNoPriv": "auth"}.get(creds.security_level, "noauth")
+        return (f'give the SNMPv3 group of user "{creds.user}" the VLAN contexts: '
+                f"`snmp-server group GROUP v3 {level} context vlan- match prefix` (IOS/IOS-XE; GROUP is the "
+                f"user's group, with the same read view)")
+    return ("community@VLAN indexing must be allowed for this community: on IOS/IOS-XE define it as "
+            "`snmp-server community COMMUNITY RO` (a view that excludes BRIDGE-MIB, or an SNMPv3-only "
+            "group, refuses it); on NX-OS map it to each VLAN's context "
+            "(`snmp-server mib community-map COMMUNITY context vlan-N`); or poll with SNMPv3 contexts")
+
+
+def _ranges(vlans: list[int]) -> str:
+    """[1, 2, 3, 7] -> "1-3, 7"."""
+    out: list[str] = []
+    for v in sorted(set(vlans)):
+        if out and "-" not in out[-1] and int(out[-1]) == v - 1:
+            out[-1] = f"{out[-1]}-{v}"
+        elif out and "-" in out[-1] and int(out[-1].split("-")[1]) == v - 1:
+            out[-1] = f"{out[-1].split('-')[0]}-{v}"
+        else:
+            out.append(str(v))
+    return ", ".join(out) or "none"
+
+
+def table_statuses(snap: Snapshot, problems: Iterable[TableProblem],
+                   rows: Mapping[str, int]) -> tuple[TableStatus, ...]:
+    """One status per logical table of an SNMP poll (pure).
+
+    A problem's ``source`` names its MIB table (and maybe more: "dot1dTpFdbTable vlan 20").
+    A problem with a MIB table its logical table needs leaves that table incomplete. An
+    agent that does not implement a MIB answers a walk with nothing at all, so for the
+    tables a switch may lack, "no rows" means "not offered" (another method is asked).
+    """
+    by_table: dict[str, list[TableProblem]] = {}
+    incomplete: set[str] = set()
+    for pr in problems:
+        mib = pr.source.split(" ", 1)[0]
+        table = oids.LOGICAL.get(mib, "other")
+        by_table.setdefault(table, []).append(pr)
+        if mib not in oids.OPTIONAL:
+            incomplete.add(table)
+    count = {"system": int(snap.system is not None), "interfaces": len(snap.interfaces), "fdb": len(snap.fdb),
+             "arp": len(snap.arp), "lldp": sum(1 for n in snap.lldp if n.protocol != "cdp"),
+             "cdp": sum(1 for n in snap.lldp if n.protocol == "cdp")}
+    supported = {
+        "system": snap.system is not None,
+        "interfaces": bool(snap.interfaces),
+        "fdb": bool(snap.fdb),  # an active switch always learns something; empty: FDB view unreachable
+        "arp": bool(snap.arp) or any(rows.get(t, 0) for t in ("ipNetToPhysicalTable", "ipNetToMediaTable")),
+        "lldp": bool(count["lldp"]) or any(rows.get(t, 0) for t in ("lldpLocPortTable", "lldpRemTable")),
+        "cdp": True,  # an empty CDP cache is an answer: most switches have no CDP neighbours
+    }
+    return tuple(
+        TableStatus(table=t, method="snmp", complete=t not in incomplete, supported=supported[t],  # type: ignore[arg-type]
+                    rows=count[t], problems=tuple(by_table.get(t, ())))
+        for t in TABLES)

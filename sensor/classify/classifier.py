@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from collectors.facts import LldpNeighbor
 from sensor.classify.names import normalize_org
 from sensor.classify.oui import Vendor
 from sensor.classify.rules import Rules, VendorRule
@@ -17,7 +18,6 @@ from sensor.config import ClassificationOverride
 from sensor.correlate.macs import normalize_mac
 from sensor.correlate.model import Classification
 from sensor.errors import ConfigError
-from sensor.facts import LldpNeighbor
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The first command a network engineer runs when adding a switch: it says at once
 whether the address and credentials work, and shows the interfaces, forwarding
 table, ARP/ND and neighbours the sensor will work from. The switch is polled with its
-``methods`` in order of preference (sensor/methods.py: a table one method cannot
+``methods`` in order of preference (sensor/switches/methods.py: a table one method cannot
 provide is read over the next), and the output says which method produced each table.
 ``--json`` prints exactly one JSON object (keys ``system``, ``interfaces``, ``fdb``,
 ``arp``, ``lldp``, ``cdp``, ``errors``, and ``methods``: table -> method) for
@@ -20,10 +20,10 @@ from typing import Any
 
 import msgspec
 
+from collectors.facts import TABLES, Snapshot
 from sensor.config import SwitchSection, load_config
 from sensor.errors import ConfigError, SourceError
-from sensor.facts import Snapshot
-from sensor.methods import TABLES, SwitchPoll, poll_switch
+from sensor.switches.methods import SwitchPoll, poll_switch
 
 DEFAULT_CONFIG = "/etc/edge-sensor/sensor.toml"
 
@@ -45,7 +45,7 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
         "lldp": [n for n in snap.lldp if n.protocol == "lldp"],
         "cdp": [n for n in snap.lldp if n.protocol == "cdp"],
         "errors": snap.errors,
-        "methods": dict(snap.table_methods) or {t: snap.method for t in TABLES},
+        "methods": snap.table_methods or {t: snap.method for t in TABLES},
     }
 
 
@@ -98,7 +98,7 @@ def _print_tables(snap: Snapshot, result: SwitchPoll) -> None:
     def port(ifindex: int | None) -> str:
         return "-" if ifindex is None else names.get(ifindex, f"ifIndex {ifindex}")
 
-    methods = dict(snap.table_methods) or {t: snap.method for t in TABLES}
+    methods = snap.table_methods or {t: snap.method for t in TABLES}
 
     def via(table: str) -> str:
         return f" via {methods.get(table, snap.method)}"

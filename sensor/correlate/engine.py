@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from collectors.facts import Snapshot
 from sensor.classify.classifier import Classifier, FlowHints
 from sensor.classify.oui import OuiRegistry, registry
 from sensor.classify.risk import Policy
@@ -20,7 +21,6 @@ from sensor.correlate.model import DeviceEvent, DeviceRecord
 from sensor.correlate.records import RecordBuilder, signature
 from sensor.correlate.tracker import Tracker, TrackerSettings, TrackerState
 from sensor.correlate.view import Settings, View, build_view
-from sensor.facts import Snapshot
 
 
 @dataclass

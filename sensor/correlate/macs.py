@@ -13,7 +13,7 @@ import functools
 import re
 from collections.abc import Collection, Iterable
 
-from sensor.facts import FdbEntry
+from collectors.facts import FdbEntry
 
 IGNORED_STATUS = frozenset({"self", "mgmt", "invalid"})
 _HEX = re.compile(r"[0-9a-f]{12}")

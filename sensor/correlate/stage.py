@@ -16,11 +16,11 @@ from collections.abc import Callable
 
 import structlog
 
+from collectors.facts import Snapshot
 from sensor.config import Config
 from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.engine import Correlator
 from sensor.correlate.store import load_state, save_state, state_path
-from sensor.facts import Snapshot
 from sensor.metrics import Metrics
 from sensor.observations import Observation, device_obs, event_obs
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from collectors.facts import Snapshot
 from sensor.correlate.view import Candidate, View, fdb_ok
-from sensor.facts import Snapshot
 
 STATE_VERSION = 1
 MOVE_MIN_CONFIDENCE = 0.5  # below: an inferred location; refining it is not a move

@@ -35,8 +35,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from collectors.facts import Interface, LldpNeighbor, Snapshot
 from sensor.correlate.macs import IGNORED_STATUS, not_a_device
-from sensor.facts import Interface, LldpNeighbor, Snapshot
 
 IF_TYPE_LAG = 161  # ieee8023adLag
 IF_TYPE_PROP_VIRTUAL = 53  # Cisco IOS and NX-OS report their port-channels as propVirtual, not ieee8023adLag
@@ -45,7 +45,6 @@ _CISCO_LAG_NAME = re.compile(r"^(port-channel|po)\s*\d+$", re.IGNORECASE)
 VLAN_IF_TYPES = frozenset({135, 136})  # l2vlan, l3ipvlan
 ENDPOINT_CAPS = frozenset({"telephone", "station", "wlan-ap", "docsis"})
 INFRA_CAPS = frozenset({"bridge", "router", "repeater", "c-vlan", "s-vlan", "tpmr"})
-FDB_TABLES = frozenset({"dot1qTpFdbTable", "dot1dTpFdbTable", "fdb"})
 
 # Candidate tiers: an access port always beats an infrastructure port.
 TIER_ACCESS = 2
@@ -124,10 +123,12 @@ def _norm_name(name: str) -> str:
 
 
 def fdb_ok(snap: Snapshot) -> bool:
-    """Whether the snapshot's forwarding table is complete (an empty table then means empty)."""
-    if not snap.tables_ok:
-        return not any("fdb" in e.lower() for e in snap.errors)
-    return any(t in FDB_TABLES for t in snap.tables_ok)
+    """Whether the snapshot's forwarding table is complete (an empty table then means empty).
+
+    Decided on the collectors' typed status: an incomplete forwarding table (a timeout, one
+    VLAN context of many, a walk cut short) never makes a device disappear.
+    """
+    return snap.complete("fdb")
 
 
 def is_lag(iface: Interface) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import ssl
 import time
 from typing import TYPE_CHECKING, Literal
@@ -228,11 +229,11 @@ class Publisher:
 
         try:
             try:
-                await client.publish(f"{self.base}/{row.topic}", row.payload, qos=1, retain=row.retain,
-                                     timeout=PUBACK_TIMEOUT)
-            except aiomqtt.MqttError as e:
-                if "timed out" not in str(e):
-                    raise
+                # Our own timeout, not aiomqtt's: its expiry is an MqttError told apart only by its words.
+                async with asyncio.timeout(PUBACK_TIMEOUT):
+                    await client.publish(f"{self.base}/{row.topic}", row.payload, qos=1, retain=row.retain,
+                                         timeout=math.inf)
+            except TimeoutError:
                 # A hub that stops acknowledging is as good as gone: reconnect and resend.
                 raise aiomqtt.MqttError(f"no PUBACK within {PUBACK_TIMEOUT:g}s for seq {row.seq}") from None
             self._acked.append(row.id)
@@ -276,8 +277,4 @@ class Publisher:
 
 class _Stopped(Exception):
     """Raised inside the pump's TaskGroup to end it when the publisher stops."""
-
-
-def status_topic(cfg: MqttSection, site: str, sensor_id: str) -> str:
-    return f"{topic_base(cfg.topic_prefix, site, sensor_id)}/status"
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from collectors.facts import LldpNeighbor
 from sensor.classify.classifier import Classifier, FlowHints
 from sensor.classify.names import normalize_org, org_matches
 from sensor.classify.oui import OuiRegistry, Vendor, registry
@@ -13,7 +14,6 @@ from sensor.classify.risk import Policy, VlanPeers, assess
 from sensor.classify.rules import load_rules
 from sensor.config import ClassificationOverride
 from sensor.errors import ConfigError
-from sensor.facts import LldpNeighbor
 
 RULES = load_rules()
 CL = Classifier(RULES)

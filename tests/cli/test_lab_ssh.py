@@ -14,7 +14,8 @@ from tests.lab import labkit
 SCRIPT = r'''
 import asyncio, json, sys
 from collectors.cli.ssh import CliTarget, poll as cli_poll
-from collectors.snmp import poll as snmp_poll, target_from_config, close_engines
+from collectors.snmp import close_engines, poll as snmp_poll
+from sensor.switches.targets import snmp_target
 from sensor.config import load_config
 S = "/run/edge-sensor-lab"
 cfg = load_config(S + "/sensor.toml")
@@ -22,7 +23,7 @@ sw = cfg.find_switch("sw1")
 t, _ = asyncio.run(cli_poll("sw1", CliTarget(host=sw.host, platform="linux", username="root",
                    key_file=S + "/secrets/cli-key", host_key_file=S + "/known_hosts", timeout=20)))
 async def snmp():
-    target, creds = target_from_config(sw)
+    target, creds = snmp_target(sw)
     try:
         return await snmp_poll("sw1", target, creds)
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sensor.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, Snapshot, SwitchInfo
+from collectors.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, Snapshot, SwitchInfo
 
 PUMP, MON, WS, PHONE, PC = ("58:42:e4:12:10:21", "00:09:fb:12:10:22", "f8:bc:12:12:10:23",
                             "00:1e:7a:12:10:24", "3c:52:82:12:10:25")

@@ -31,11 +31,12 @@ from typing import Any
 import msgspec
 import pytest
 
-from collectors.snmp import close_engines, poll, target_from_config
+from collectors.facts import Snapshot
+from collectors.snmp import close_engines, poll
 from sensor.config import Config, parse_config
 from sensor.correlate.engine import Correlator, Output
 from sensor.correlate.model import DeviceRecord
-from sensor.facts import Snapshot
+from sensor.switches.targets import snmp_target
 from tests.snmp import agents
 from tests.snmp.conftest import write_secret
 
@@ -268,7 +269,7 @@ def polled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Polled]:
         async def poll_all() -> dict[str, Snapshot]:
             async def one(dev: str) -> tuple[str, Snapshot]:
                 sw = configs[dev].switch[0]
-                target, creds = target_from_config(sw)
+                target, creds = snmp_target(sw)
                 res = await poll(sw.name, target, creds, vlan_indexing=sw.snmp.vlan_indexing if sw.snmp else None,
                                  clock=lambda: T0)
                 return dev, res.snapshot

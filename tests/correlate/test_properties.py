@@ -7,12 +7,12 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from collectors.facts import FdbEntry, LldpNeighbor, Snapshot, SwitchInfo
 from sensor.classify.classifier import Classifier
 from sensor.classify.rules import load_rules
 from sensor.correlate.engine import Correlator, CorrelatorConfig
 from sensor.correlate.macs import usable_fdb
 from sensor.correlate.view import TIER_ACCESS, Settings, build_view
-from sensor.facts import FdbEntry, LldpNeighbor, Snapshot, SwitchInfo
 
 RULES = load_rules()
 macs = st.builds(lambda b: ":".join(f"{x:02x}" for x in b), st.binary(min_size=6, max_size=6))

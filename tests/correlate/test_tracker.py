@@ -6,13 +6,13 @@ from pathlib import Path
 
 import msgspec
 
+from collectors.facts import FdbEntry, Snapshot
 from sensor.classify.classifier import Classifier
 from sensor.classify.rules import load_rules
 from sensor.correlate.engine import Correlator, CorrelatorConfig
 from sensor.correlate.store import load_state, save_state
 from sensor.correlate.tracker import TrackerSettings
 from sensor.correlate.view import Settings
-from sensor.facts import FdbEntry, Snapshot
 from tests.correlate.factory import DEVICE_PORT, IPS, MON, PC, PHONE, PUMP, WS, dist, sw1
 
 RULES = load_rules()

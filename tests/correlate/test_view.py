@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collectors.facts import FdbEntry, Interface, LldpNeighbor, Snapshot, SwitchInfo
 from sensor.correlate.macs import is_locally_administered, normalize_mac, not_a_device, usable_fdb
 from sensor.correlate.view import Settings, build_view
-from sensor.facts import FdbEntry, Interface, LldpNeighbor, Snapshot, SwitchInfo
 from tests.correlate.factory import DIST_BASE, MON, PC, PHONE, PUMP, SW1_BASE, SW1_PORTS, WS, dist, sw1
 
 

@@ -301,7 +301,7 @@ def snapshot_from_poll(doc: dict[str, Any], switch: str) -> Any:
 
     import msgspec
 
-    from sensor.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, Snapshot, SwitchInfo
+    from collectors.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, Snapshot, SwitchInfo
 
     conv = msgspec.convert
     return Snapshot(

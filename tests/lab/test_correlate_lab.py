@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from collectors.facts import Snapshot
 from sensor.config import load_config
 from sensor.correlate.engine import Correlator
-from sensor.facts import Snapshot
 from tests.lab import labkit
 
 SENSOR = str(Path(sys.executable).with_name("sensor"))

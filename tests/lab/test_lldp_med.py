@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from collectors.facts import Snapshot
 from sensor.config import load_config
 from sensor.correlate.engine import Correlator
-from sensor.facts import Snapshot
 from tests.lab import labkit
 
 SENSOR = [sys.executable, "-m", "sensor.cli"]

@@ -37,7 +37,7 @@ from netconf import NSMAP, nsmap_update, server, util
 from sshutil.server import SSHServerSocket
 
 from collectors.cli.parse import parse
-from sensor.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor
+from collectors.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor
 
 OC_IF = "http://openconfig.net/yang/interfaces"
 OC_IP = "http://openconfig.net/yang/interfaces/ip"

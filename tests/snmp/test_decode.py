@@ -7,8 +7,8 @@ import ipaddress
 from hypothesis import given
 from hypothesis import strategies as st
 
+from collectors.facts import Interface
 from collectors.snmp import decode as d
-from sensor.facts import Interface
 
 macs = st.binary(min_size=6, max_size=6).filter(lambda b: b != b"\0" * 6)
 

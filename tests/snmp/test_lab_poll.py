@@ -140,7 +140,8 @@ def test_bad_switches_do_not_hold_up_the_others(lab: labkit.Lab, config: Path) -
         from sensor.config import load_config
         from sensor.errors import SourceError
         from sensor.metrics import Metrics
-        from sensor.sources import SourceContext, build_sources
+        from sensor.sources import SourceContext
+        from sensor.supervisor import build_sources
 
         async def main():
             obs = asyncio.Queue()

@@ -7,20 +7,22 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from collectors.facts import Snapshot
 from collectors.snmp import Credentials, Target, close_engines, poll
 from sensor.config import parse_config
 from sensor.errors import SourceError
-from sensor.facts import Snapshot
 from sensor.metrics import Metrics
 from sensor.observations import Observation
-from sensor.snmp_source import snmp_sources
-from sensor.sources import SourceContext, build_sources
+from sensor.sources import SourceContext
+from sensor.supervisor import build_sources
+from sensor.switches.source import switch_sources
 from tests.snmp import agents
 from tests.snmp.conftest import write_secret
 
@@ -79,6 +81,50 @@ async def test_cisco_per_vlan_fdb_detected_from_sysobjectid_and_vtp(cisco_agent:
                                                            ("58:42:e4:12:10:21", 10, 10102)]
     assert s.errors == () and "dot1dTpFdbTable" in s.tables_ok
     assert any("per-VLAN FDB: walked 2 VLAN(s)" in n for n in s.notes)  # 1002 skipped
+
+
+@pytest.fixture(scope="module")
+def no_context_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A Cisco whose VLAN contexts do not answer: only ``nctx`` is served, ``nctx@N`` is not.
+
+    The default context holds VLAN 1's bridge instance, as on a real Catalyst.
+    """
+    data = tmp_path_factory.mktemp("nctx") / "data"
+    data.mkdir()
+    (data / "nctx.snmprec").write_text(snmprec({**BASE, **vlan_rec(5, 10101, "00:09:fb:12:10:22")}))
+    with agents.snmpsim(data, "nctx") as port:
+        yield port
+
+
+async def test_unanswering_vlan_contexts_keep_the_default_context_and_cost_under_2s(
+        cisco_agent: int, no_context_agent: int) -> None:
+    async def timed(port: int, community: str) -> tuple[float, Snapshot]:
+        started = time.monotonic()
+        try:
+            r = await poll("closet-sw", Target("127.0.0.1", port, timeout=3), Credentials("2c", community=community))
+        finally:
+            close_engines()
+        return time.monotonic() - started, r.snapshot
+
+    normal, _ = await timed(cisco_agent, "cisco")
+    slow, s = await timed(no_context_agent, "nctx")
+    # Before: 9 s (3 s x 3 tries) per VLAN context, and the whole table lost.
+    print(f"normal poll {normal:.2f} s, unanswering contexts {slow:.2f} s")
+    assert slow - normal <= 2.0, (normal, slow)
+    assert [(f.mac, f.vlan, f.ifindex) for f in s.fdb] == [("00:09:fb:12:10:22", 1, 10101)]
+    st = s.status("fdb")
+    assert st is not None and not st.complete and not s.complete("fdb")
+    assert [p.kind for p in st.problems] == ["partial"]
+    (err,) = [e for e in s.errors if "contexts" in e]
+    assert "VLAN(s) 10 could not be read" in err and "snmp-server community COMMUNITY RO" in err
+
+
+def test_the_vlan_context_fix_names_the_snmpv3_group_line() -> None:
+    from collectors.snmp.poll import vlan_context_fix
+
+    fix = vlan_context_fix(Credentials("3", user="sensor", auth_protocol="sha256", auth_key="k" * 8,
+                                       priv_protocol="aes128", priv_key="p" * 8))
+    assert "snmp-server group GROUP v3 priv context vlan- match prefix" in fix and '"sensor"' in fix
 
 
 async def test_vlan_indexing_false_skips_the_per_vlan_walk(cisco_agent: int) -> None:
@@ -156,7 +202,7 @@ async def test_one_poll_in_flight_per_switch_and_a_global_limit(tmp_path: Path) 
     async with agents.fake_agent(slow) as (_, port):
         body = _config(tmp_path, port, "c")
         cfg = parse_config(body, "t.toml")
-        limiter_sources = snmp_sources(list(cfg.switch) * 2, max_concurrent=1)
+        limiter_sources = switch_sources(list(cfg.switch) * 2, max_concurrent=1)
         ctx = SourceContext("x", asyncio.Queue(), None, Metrics())
         a, b = limiter_sources
         t1 = asyncio.create_task(a.cycle(ctx))

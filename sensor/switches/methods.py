@@ -14,7 +14,9 @@ real ifIndex keys rather than moving every device to synthetic ones.
 
 The snapshot records which method produced each table (``Snapshot.table_methods``). This
 is the one place that knows about several methods; the per-switch source and ``sensor
-poll`` both call :func:`poll_switch`.
+poll`` both call :func:`poll_switch`. Which tables a method gave, and why it gave no
+more, comes typed from the collectors (``Snapshot.tables``): nothing here reads an error's
+words.
 """
 
 from __future__ import annotations
@@ -27,34 +29,18 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from collectors.cli.names import SYNTHETIC_BASE, canonical_name, synthetic_key
-from sensor.config import SwitchSection, check_secret_file, read_secret
-from sensor.errors import SensorError, SourceError
-from sensor.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, Snapshot
+from collectors.facts import TABLES, ArpEntry, FdbEntry, Interface, LldpNeighbor, Snapshot, TableProblem
+from sensor.config import SwitchSection
+from sensor.errors import USER_ERRORS, SourceError
+from sensor.switches.targets import cli_target, netconf_target, snmp_target
 
 if TYPE_CHECKING:
-    from collectors.cli.ssh import CliTarget
-    from collectors.netconf import NetconfTarget
     from collectors.snmp import PollResult
     from collectors.tables import Tables
 
-TABLES = ("system", "interfaces", "fdb", "arp", "lldp", "cdp")
 # A missing table among these is worth contacting the next method; "system" alone is not.
 TRIGGERS = frozenset({"interfaces", "fdb", "arp", "lldp", "cdp"})
 METHODS = ("snmp", "cli", "netconf")
-
-# The SNMP tables (Snapshot.tables_ok / errors names) behind each logical table.
-SNMP_TABLES: dict[str, tuple[str, ...]] = {
-    "interfaces": ("ifTable", "ifXTable", "dot3adAggPortTable"),
-    "fdb": ("dot1dBasePortTable", "dot1qTpFdbTable", "dot1qVlanCurrentTable", "dot1dTpFdbTable", "vtpVlanTable"),
-    "arp": ("ipNetToPhysicalTable", "ipNetToMediaTable"),
-    "lldp": ("lldpLocPortTable", "lldpRemTable", "lldpRemManAddrTable", "lldpXMedRemCapabilitiesTable",
-             "lldpXMedRemInventoryTable"),
-    "cdp": ("cdpCacheTable",),
-}
-_SNMP_LOGICAL = {mib: t for t, mibs in SNMP_TABLES.items() for mib in mibs}
-# An error on one of these makes SNMP's table incomplete (a LAG-MIB or LLDP-MED error does not).
-_SNMP_BLOCKING = frozenset(_SNMP_LOGICAL) - {"dot3adAggPortTable", "lldpRemManAddrTable",
-                                             "lldpXMedRemCapabilitiesTable", "lldpXMedRemInventoryTable"}
 
 
 @dataclass
@@ -65,8 +51,7 @@ class MethodResult:
     snapshot: Snapshot
     provided: frozenset[str]  # logical tables read completely
     names: dict[int, tuple[str, ...]]  # key -> the port's names as this method spelled them
-    table_errors: dict[str, list[str]] = field(default_factory=dict)  # logical table -> errors
-    other_errors: list[str] = field(default_factory=list)
+    table_problems: dict[str, tuple[TableProblem, ...]] = field(default_factory=dict)  # logical table -> problems
     snmp: PollResult | None = None  # request/varbind counts for SNMP
 
     def rows(self, table: str) -> int:
@@ -91,7 +76,7 @@ class SwitchPoll:
 
     @property
     def table_methods(self) -> dict[str, str]:
-        return dict(self.snapshot.table_methods)
+        return self.snapshot.table_methods
 
 
 # --------------------------------------------------------------- what a method can offer
@@ -112,47 +97,13 @@ def offers(sw: SwitchSection, method: str) -> frozenset[str]:
     return frozenset(TABLES)
 
 
-# --------------------------------------------------------------- targets from config
-def cli_target(sw: SwitchSection) -> CliTarget:
-    """The CLI target of a configured switch; secrets are read now (SecretError)."""
-    from collectors.cli.ssh import CliTarget
-
-    c = sw.cli
-    if c is None:
-        raise SourceError(f"switch {sw.name} has no [switch.cli] table")
-    if c.key_file:
-        check_secret_file(c.key_file)
-    return CliTarget(
-        host=sw.host, platform=c.platform, username=c.username, port=c.port,
-        password=read_secret(c.password_file) if c.password_file else None, key_file=c.key_file,
-        host_key_file=c.host_key_file, insecure_no_host_key_check=c.insecure_no_host_key_check,
-        timeout=float(c.timeout),
-        enable_password=read_secret(c.enable_password_file) if c.enable_password_file else None)
-
-
-def netconf_target(sw: SwitchSection) -> NetconfTarget:
-    """The NETCONF target of a configured switch; secrets are read now (SecretError)."""
-    from collectors.netconf import NetconfTarget
-
-    n = sw.netconf
-    if n is None:
-        raise SourceError(f"switch {sw.name} has no [switch.netconf] table")
-    if n.key_file:
-        check_secret_file(n.key_file)
-    return NetconfTarget(
-        host=sw.host, port=n.port, username=n.username,
-        password=read_secret(n.password_file) if n.password_file else None, key_file=n.key_file,
-        host_key_file=n.host_key_file, insecure_no_host_key_check=n.insecure_no_host_key_check,
-        timeout=float(n.timeout))
-
-
 # --------------------------------------------------------------- one method
 async def poll_snmp(sw: SwitchSection, clock: Callable[[], float],
                     row_hints: Mapping[str, int] | None = None) -> MethodResult:
     """``row_hints``: the previous SNMP poll's rows per table (they size the walks)."""
-    from collectors.snmp import poll, target_from_config
+    from collectors.snmp import poll
 
-    target, creds = target_from_config(sw)
+    target, creds = snmp_target(sw)
     res = await poll(sw.name, target, creds, vlan_indexing=sw.snmp.vlan_indexing if sw.snmp else None,
                      clock=clock, row_hints=row_hints)
     return snmp_result(res)
@@ -161,31 +112,9 @@ async def poll_snmp(sw: SwitchSection, clock: Callable[[], float],
 def snmp_result(res: PollResult) -> MethodResult:
     """Which logical tables an SNMP poll provided (pure)."""
     snap = res.snapshot
-    table_errors: dict[str, list[str]] = {}
-    blocked: set[str] = set()
-    other: list[str] = []
-    for e in snap.errors:
-        mib = e.split(":", 1)[0].split(" ", 1)[0]
-        table = _SNMP_LOGICAL.get(mib)
-        if table is None:
-            other.append(e)
-            continue
-        table_errors.setdefault(table, []).append(e)
-        if mib in _SNMP_BLOCKING:
-            blocked.add(table)
-    rows = res.rows
-    present = {  # the MIB is implemented (an empty answer then means empty)
-        "system": snap.system is not None,
-        "interfaces": bool(snap.interfaces),
-        "fdb": bool(snap.fdb),  # an active switch always learns something; empty: FDB view unreachable
-        "arp": bool(snap.arp) or any(rows.get(t, 0) for t in SNMP_TABLES["arp"]),
-        "lldp": bool(snap.lldp) or any(rows.get(t, 0) for t in ("lldpLocPortTable", "lldpRemTable")),
-        "cdp": True,  # an empty CDP cache is an answer: most switches have no CDP neighbours
-    }
-    provided = frozenset(t for t in TABLES if present[t] and t not in blocked)
     names: dict[int, tuple[str, ...]] = {
         i.ifindex: tuple(n for n in (i.name, i.descr) if n) for i in snap.interfaces}
-    return MethodResult("snmp", snap, provided, names, table_errors, other, snmp=res)
+    return MethodResult("snmp", snap, _provided(snap), names, _problems(snap), snmp=res)
 
 
 def tables_result(method: str, t: Tables, taken_at: float) -> MethodResult:
@@ -194,16 +123,15 @@ def tables_result(method: str, t: Tables, taken_at: float) -> MethodResult:
     names: dict[int, tuple[str, ...]] = {k: (v,) for k, v in t.ports.names.items()}
     for i in snap.interfaces:
         names[i.ifindex] = tuple(dict.fromkeys((*names.get(i.ifindex, ()), i.name, i.descr)))
-    table_errors: dict[str, list[str]] = {}
-    other: list[str] = []
-    for e in t.errors:
-        head = e.split(":", 1)[0]
-        tables = [x for x in head.split(",") if x in TABLES]
-        for x in tables:
-            table_errors.setdefault(x, []).append(e)
-        if not tables:
-            other.append(e)
-    return MethodResult(method, snap, frozenset(t.provided()), names, table_errors, other)
+    return MethodResult(method, snap, _provided(snap), names, _problems(snap))
+
+
+def _provided(snap: Snapshot) -> frozenset[str]:
+    return frozenset(st.table for st in snap.tables if st.provided)
+
+
+def _problems(snap: Snapshot) -> dict[str, tuple[TableProblem, ...]]:
+    return {st.table: st.problems for st in snap.tables if st.problems}
 
 
 async def poll_cli(sw: SwitchSection, clock: Callable[[], float]) -> MethodResult:
@@ -246,7 +174,7 @@ async def poll_switch(sw: SwitchSection, *, clock: Callable[[], float] = time.ti
             continue
         try:
             r = await pollers[method](sw, clock)
-        except SensorError as e:  # SourceError, or a secret file that went missing or changed mode
+        except USER_ERRORS as e:  # SourceError, or a secret file that went missing or changed mode
             failures[method] = str(e)
             continue
         results.append(r)
@@ -268,14 +196,14 @@ def merge(switch: str, results: list[MethodResult], failures: dict[str, str]) ->
     chosen: dict[str, MethodResult] = {}
     for t in TABLES:
         r = next((r for r in results if t in r.provided), None)
-        if r is None:  # nobody read it completely: the first partial answer, with its errors
+        if r is None:  # nobody read it completely: the first partial answer, with its problems
             r = next((r for r in results if r.rows(t)), None) or \
-                next((r for r in results if t in r.table_errors), results[0])
+                next((r for r in results if t in r.table_problems), results[0])
         chosen[t] = r
-    table_methods = tuple((t, chosen[t].method) for t in TABLES)
+    statuses = tuple(st for t in TABLES if (st := chosen[t].snapshot.status(t)) is not None)
     if len(results) == 1:  # one method answered: its snapshot as it is
         only = results[0].snapshot
-        return msgspec.structs.replace(only, table_methods=table_methods, notes=(*only.notes, *(
+        return msgspec.structs.replace(only, tables=statuses, notes=(*only.notes, *(
             f"{m} gave nothing ({why}); {only.method} was used" for m, why in failures.items())))
     base = chosen["interfaces"]
     notes: list[str] = []
@@ -284,15 +212,15 @@ def merge(switch: str, results: list[MethodResult], failures: dict[str, str]) ->
         notes.append(f"{m} gave nothing ({why}); other methods were used")
     for r in results:
         notes.extend(r.snapshot.notes)
-        errors.extend(r.other_errors)
-        for t, errs in r.table_errors.items():
+        for t, problems in r.table_problems.items():
             if chosen[t] is r:
-                errors.extend(errs)
-            elif chosen[t] is not r:
-                notes.append(f"{t}: {r.method} incomplete ({errs[0]}); read over {chosen[t].method}")
+                errors.extend(_text(r.method, t, p) for p in problems)
+            else:
+                notes.append(f"{t}: {r.method} incomplete ({_text(r.method, t, problems[0])}); "
+                             f"read over {chosen[t].method}")
+    first = results[0]
     for t in TABLES:
-        first = results[0]
-        if chosen[t] is not first and t not in first.table_errors and t in TRIGGERS:
+        if chosen[t] is not first and t not in first.table_problems and t in TRIGGERS:
             notes.append(f"{t}: not provided over {first.method}; read over {chosen[t].method}")
 
     remaps = {r.method: rekey_map(base, r) for r in results if r is not base}
@@ -300,25 +228,26 @@ def merge(switch: str, results: list[MethodResult], failures: dict[str, str]) ->
     def remap(r: MethodResult, key: int | None) -> int | None:
         return key if key is None or r is base else remaps[r.method].get(key, key)
 
-    def take(t: str) -> MethodResult:
-        return chosen[t]
-
-    fdb = tuple(f if take("fdb") is base else msgspec.structs.replace(f, ifindex=remap(take("fdb"), f.ifindex))
-                for f in take("fdb").snapshot.fdb)
-    arp = tuple(a if take("arp") is base else msgspec.structs.replace(a, ifindex=remap(take("arp"), a.ifindex))
-                for a in take("arp").snapshot.arp)
+    fdb_r, arp_r = chosen["fdb"], chosen["arp"]
+    fdb = tuple(f if fdb_r is base else msgspec.structs.replace(f, ifindex=remap(fdb_r, f.ifindex))
+                for f in fdb_r.snapshot.fdb)
+    arp = tuple(a if arp_r is base else msgspec.structs.replace(a, ifindex=remap(arp_r, a.ifindex))
+                for a in arp_r.snapshot.arp)
     lldp: list[LldpNeighbor] = []
     for proto in ("lldp", "cdp"):
-        r = take(proto)
+        r = chosen[proto]
         lldp.extend(n if r is base else msgspec.structs.replace(n, ifindex=remap(r, n.ifindex))
                     for n in r.snapshot.lldp if (n.protocol == "cdp") == (proto == "cdp"))
-    system = take("system").snapshot.system or next((r.snapshot.system for r in results if r.snapshot.system), None)
+    system = chosen["system"].snapshot.system or next((r.snapshot.system for r in results if r.snapshot.system),
+                                                      None)
 
     tables_ok: list[str] = []
     for t in TABLES:
         r = chosen[t]
         if r.method == "snmp":
-            tables_ok.extend(x for x in r.snapshot.tables_ok if _SNMP_LOGICAL.get(x) == t)
+            from collectors.snmp.oids import LOGICAL  # SNMP answered: pysnmp is loaded already
+
+            tables_ok.extend(x for x in r.snapshot.tables_ok if LOGICAL.get(x) == t)
         elif t in r.provided:
             tables_ok.append(t)
     unmatched = sum(1 for r in results if r is not base for k, v in remaps[r.method].items()
@@ -329,8 +258,12 @@ def merge(switch: str, results: list[MethodResult], failures: dict[str, str]) ->
     return Snapshot(
         switch=switch, taken_at=results[0].snapshot.taken_at, method=results[0].method, system=system,
         interfaces=base.snapshot.interfaces, fdb=fdb, arp=arp, lldp=tuple(lldp), tables_ok=tuple(tables_ok),
-        errors=tuple(dict.fromkeys(errors)), notes=tuple(dict.fromkeys(notes)),
-        table_methods=table_methods)
+        errors=tuple(dict.fromkeys(errors)), notes=tuple(dict.fromkeys(notes)), tables=statuses)
+
+
+def _text(method: str, table: str, problem: TableProblem) -> str:
+    """A problem in words: SNMP problems name their MIB table, the others their logical table."""
+    return str(problem) if method == "snmp" else f"{table}: {problem}"
 
 
 def _lookup_keys(names: Iterable[tuple[int, tuple[str, ...]]]) -> tuple[dict[str, int], dict[str, int]]:

@@ -1,7 +1,7 @@
 """The per-switch source: one per configured switch, polled on the supervisor's schedule.
 
 ``cycle`` polls the switch once with its methods in order of preference (SNMP, CLI,
-NETCONF; sensor/methods.py falls back per table), with at most one poll per switch in
+NETCONF; sensor/switches/methods.py falls back per table), with at most one poll per switch in
 flight and at most ``poll.max_concurrent_switches`` switches at once across the process.
 It hands the snapshot to the correlator and always publishes the switch's retained health
 on ``switches/{name}``. A failure is re-raised as SourceError so that the supervisor
@@ -18,10 +18,10 @@ from typing import Any
 
 from sensor.config import SwitchSection
 from sensor.errors import SensorError, SourceError
-from sensor.methods import POLLERS, Poller, PortMemory, SwitchPoll, poll_snmp, poll_switch, usable_methods
 from sensor.observations import SwitchHealth, switch_obs
 from sensor.publish.outbox import rfc3339
 from sensor.sources import SourceContext
+from sensor.switches.methods import POLLERS, Poller, PortMemory, SwitchPoll, poll_snmp, poll_switch, usable_methods
 
 
 class SwitchSource:
@@ -115,7 +115,7 @@ class SwitchSource:
             switch=self.switch.name,
             host=self.switch.host,
             method=snap.method if snap else usable_methods(self.switch)[0],
-            methods=dict(snap.table_methods) if snap else {},
+            methods=snap.table_methods if snap else {},
             method_errors=dict(result.failures) if result else {},
             ok=result is not None,
             last_success=rfc3339(self.last_success) if self.last_success is not None else None,
@@ -136,13 +136,7 @@ class SwitchSource:
         )
 
 
-SnmpSource = SwitchSource  # the name it had when SNMP was the only method
-
-
 def switch_sources(switches: list[SwitchSection], max_concurrent: int) -> list[SwitchSource]:
     """One source per switch with a usable method, sharing one process-wide concurrency limit."""
     limiter = asyncio.Semaphore(max_concurrent)
     return [SwitchSource(sw, limiter) for sw in switches if usable_methods(sw)]
-
-
-snmp_sources = switch_sources
