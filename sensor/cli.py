@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("sensor.commands.schema", "print the JSON Schemas of the published device records and events"),
     "parse": ("sensor.commands.parse", "map a saved command output or NETCONF reply to facts"),
     "flows": ("sensor.commands.flows", "decode raw NetFlow/IPFIX datagrams (sensor flows decode FILE...)"),
+    "lookup": ("sensor.commands.lookup", "a MAC's registry block and maker, and the class the rules give it"),
 }
 
 

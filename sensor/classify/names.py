@@ -18,6 +18,7 @@ _LEGAL = frozenset({
     "inc", "incorporated", "corp", "corporation", "co", "company", "cos", "ltd", "limited", "llc",
     "lp", "llp", "plc", "gmbh", "mbh", "ag", "kg", "kgaa", "se", "sa", "sas", "sarl", "spa", "srl",
     "bv", "nv", "ab", "oy", "oyj", "as", "asa", "aps", "pty", "pte", "pvt", "kk", "sl", "sro", "zrt",
+    "ltda", "aa",  # Brazilian "Ltda."; "KG aA" written apart (Drägerwerk AG & Co. KG aA)
     "the", "and",
 })
 _NON_WORD = re.compile(r"[^\w]+")
