@@ -63,6 +63,7 @@ class SwitchHealth(msgspec.Struct, frozen=True, kw_only=True):
     requests: int
     rows: dict[str, int]  # SNMP: rows per MIB table walked
     table_rows: dict[str, int]  # rows per normalized table (interfaces, fdb, arp, lldp), any method
+    fdb_unmapped: int = 0  # learned forwarding rows the switch gave no port for: counted, attached nowhere
     table_errors: list[str]
     notes: list[str]
     sys_name: str | None

@@ -224,28 +224,112 @@ def vlans_by_fdb_id(table: Table) -> dict[int, set[int]]:
     return out
 
 
-class PortResolver:
-    """Bridge port -> ifIndex, with the fallbacks agents need.
+# Vendors documented to number bridge ports as their ifIndex: only for them is a bridge
+# port number taken as an ifIndex when the agent gives no dot1dBasePortIfIndex for it.
+# Enterprise prefix of sysObjectID -> what says so.
+PORT_IS_IFINDEX: dict[str, str] = {
+    "1.3.6.1.4.1.2636.": "Junos implements no dot1dBasePortTable and reports dot1dTpFdbPort as the ifIndex "
+                         "(as LibreNMS's recording of a Junos switch shows)",
+}
+# TP-Link JetStream reports bridge port N for the port named "gigabitEthernet 1/0/N" (LibreNMS maps its
+# dot1qTpFdbPort by that name).
+JETSTREAM = "1.3.6.1.4.1.11863."
+HUAWEI = "1.3.6.1.4.1.2011."
+_UNIT_PORT = re.compile(r"(?:^|[^\d/])1/0/(\d+)$")
 
-    With a dot1dBasePortTable, a port missing from it has no ifIndex (None). Without
-    one (some agents do not implement it), a bridge port number that is also an
-    ifIndex is taken as that ifIndex, and ``assumed`` says so.
+
+def port_is_ifindex(sys_object_id: str) -> str | None:
+    """Why this vendor's bridge port numbers are ifIndexes, or None when nothing says so."""
+    oid = sys_object_id.strip(".") + "."
+    return next((why for prefix, why in PORT_IS_IFINDEX.items() if oid.startswith(prefix)), None)
+
+
+def ports_by_name(sys_object_id: str, interfaces: Iterable[Interface]) -> dict[int, int]:
+    """Bridge port -> ifIndex for vendors that number bridge ports by the port's name (pure)."""
+    if not (sys_object_id.strip(".") + ".").startswith(JETSTREAM):
+        return {}
+    out: dict[int, int] = {}
+    for i in interfaces:
+        for name in (i.name, i.descr):
+            m = _UNIT_PORT.search(name.replace(" ", ""))
+            if m:
+                out.setdefault(int(m.group(1)), i.ifindex)
+                break
+    return out
+
+
+class PortResolver:
+    """Bridge port -> ifIndex, from dot1dBasePortIfIndex, else from what the vendor documents.
+
+    A port the agent does not map is resolved by the vendor's naming (``by_name``), or taken
+    as its ifIndex only for a vendor documented to number ports that way (``port_is_ifindex``,
+    the reason). Anything else stays unmapped (None): counted in ``unmapped``, never guessed.
+    Port 0 means "no port" in both bridge MIBs (the switch's own addresses).
     """
 
-    def __init__(self, port_map: Mapping[int, int], ifindexes: Iterable[int]) -> None:
+    def __init__(self, port_map: Mapping[int, int], ifindexes: Iterable[int], *,
+                 port_is_ifindex: str | None = None, by_name: Mapping[int, int] | None = None) -> None:
         self.port_map = port_map
         self.ifindexes = set(ifindexes)
-        self.assumed = False
+        self.port_is_ifindex = port_is_ifindex
+        self.by_name = by_name or {}
+        self.assumed = False  # some port was taken as its ifIndex
+        self.named = False  # some port was mapped by its name
+        self.unmapped: set[int] = set()
 
     def __call__(self, port: int) -> int | None:
         if port <= 0:
             return None
-        if self.port_map:
-            return self.port_map.get(port)
-        if port in self.ifindexes:
+        mapped = self.port_map.get(port)
+        if mapped is not None:
+            return mapped
+        if port in self.by_name:
+            self.named = True
+            return self.by_name[port]
+        if self.port_is_ifindex and port in self.ifindexes:
             self.assumed = True
             return port
+        self.unmapped.add(port)
         return None
+
+    def notes(self) -> list[str]:
+        out: list[str] = []
+        if self.assumed:
+            out.append(f"bridge port numbers without dot1dBasePortIfIndex taken as ifIndex: {self.port_is_ifindex}")
+        if self.named:
+            out.append("bridge ports without dot1dBasePortIfIndex mapped by port name (TP-Link JetStream numbers "
+                       "bridge port N as 1/0/N)")
+        if self.unmapped:
+            ports = ", ".join(str(p) for p in sorted(self.unmapped)[:10])
+            out.append(f"bridge port(s) {ports}{' ...' if len(self.unmapped) > 10 else ''} have no ifIndex "
+                       "mapping: their forwarding rows are kept without a port")
+        return out
+
+
+def decode_huawei_fdb(switch: str, table: Table, ifindexes: Iterable[int]) -> list[FdbEntry]:
+    """HUAWEI-L2MAM-MIB hwDynFdbPort (index: MAC, VLAN, VSI...; value: ifIndex) -> FdbEntry (pure)."""
+    known = set(ifindexes)
+    out: list[FdbEntry] = []
+    for index, value in table.get("hwDynFdbPort", {}).items():
+        if len(index) < 7 or not isinstance(value, int):
+            continue
+        mac = mac_from_index(index[:6])
+        if mac is None:
+            continue
+        vlan = index[6] if 1 <= index[6] <= 4094 else None
+        out.append(FdbEntry(switch=switch, ifindex=value if value in known else None, vlan=vlan, mac=mac))
+    out.sort(key=lambda e: (e.vlan or 0, e.mac))
+    return out
+
+
+def fill_ports(rows: list[FdbEntry], vendor: list[FdbEntry]) -> list[FdbEntry]:
+    """Standard rows without a port take it from the vendor's table (same MAC and VLAN); with no
+    standard rows at all, the vendor's rows are the table (pure)."""
+    if not rows:
+        return vendor
+    by_key = {(v.mac, v.vlan): v.ifindex for v in vendor if v.ifindex is not None}
+    return [msgspec.structs.replace(r, ifindex=by_key.get((r.mac, r.vlan))) if r.ifindex is None
+            and by_key.get((r.mac, r.vlan)) is not None else r for r in rows]
 
 
 def decode_qbridge_fdb(

@@ -112,6 +112,12 @@ VTP_VLAN: dict[str, OID] = {
 
 CISCO_ENTERPRISE: OID = oid("1.3.6.1.4.1.9")
 
+# HUAWEI-L2MAM-MIB: the dynamic MAC table (index: MAC, VLAN, VSI; value: ifIndex), read when
+# the bridge MIBs leave forwarding rows without a port.
+HUAWEI_FDB: dict[str, OID] = {
+    "hwDynFdbPort": oid("1.3.6.1.4.1.2011.5.25.42.2.1.3.1.4"),
+}
+
 # The tables of one poll, by the name used in Snapshot.tables_ok / errors.
 TABLES: dict[str, dict[str, OID]] = {
     "ifTable": IF_TABLE,
@@ -135,7 +141,7 @@ TABLES: dict[str, dict[str, OID]] = {
 LOGICAL: dict[str, str] = {
     "ifTable": "interfaces", "ifXTable": "interfaces", "dot3adAggPortTable": "interfaces",
     "dot1dBasePortTable": "fdb", "dot1qTpFdbTable": "fdb", "dot1qVlanCurrentTable": "fdb", "dot1dTpFdbTable": "fdb",
-    "vtpVlanTable": "fdb",
+    "vtpVlanTable": "fdb", "hwDynFdbTable": "fdb",
     "ipNetToPhysicalTable": "arp", "ipNetToMediaTable": "arp",
     "lldpLocPortTable": "lldp", "lldpRemTable": "lldp", "lldpRemManAddrTable": "lldp",
     "lldpXMedRemCapabilitiesTable": "lldp", "lldpXMedRemInventoryTable": "lldp",

@@ -93,7 +93,10 @@ async def poll(switch: str, target: Target, creds: Credentials, *, vlan_indexing
     interfaces = decode.decode_interfaces(switch, p.table("ifTable", "ifXTable"), lags)
     ifindexes = [i.ifindex for i in interfaces]
 
-    ports = decode.PortResolver(decode.bridge_port_map(p.table("dot1dBasePortTable")), ifindexes)
+    oid = system.sys_object_id
+    ports = decode.PortResolver(decode.bridge_port_map(p.table("dot1dBasePortTable")), ifindexes,
+                                port_is_ifindex=decode.port_is_ifindex(oid),
+                                by_name=decode.ports_by_name(oid, interfaces))
     fdb, fdb_notes = decode.decode_qbridge_fdb(
         switch, p.table("dot1qTpFdbTable"), ports, decode.vlans_by_fdb_id(p.table("dot1qVlanCurrentTable")))
     p.notes.extend(fdb_notes)
@@ -104,8 +107,16 @@ async def poll(switch: str, target: Target, creds: Credentials, *, vlan_indexing
             fdb = await _per_vlan_fdb(p, switch, vlans, ifindexes, rows, ports)
         else:
             fdb = decode.decode_bridge_fdb(switch, p.table("dot1dTpFdbTable"), ports)
-    if ports.assumed:
-        p.notes.append("no dot1dBasePortTable: bridge port numbers taken as ifIndex")
+    if (oid.strip(".") + ".").startswith(decode.HUAWEI) and (not fdb or any(f.ifindex is None for f in fdb)):
+        await p.walk("hwDynFdbTable", oids.HUAWEI_FDB)
+        vendor = decode.decode_huawei_fdb(switch, p.table("hwDynFdbTable"), ifindexes)
+        if vendor:
+            fdb = decode.fill_ports(fdb, vendor)
+            p.notes.append(f"HUAWEI-L2MAM-MIB: {len(vendor)} forwarding row(s) give the ports the bridge MIBs lack")
+    p.notes.extend(ports.notes())
+    unmapped = sum(1 for f in fdb if f.ifindex is None and f.status == "learned")
+    if unmapped:
+        p.notes.append(f"{unmapped} learned forwarding row(s) have no port: counted, not attached to any port")
 
     local_ports = decode.LocalPortMap(p.table("lldpLocPortTable"), interfaces)
     lldp = decode.decode_lldp(switch, p.table("lldpRemTable"), local_ports,

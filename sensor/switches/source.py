@@ -127,6 +127,7 @@ class SwitchSource:
             rows=dict(sorted(snmp.rows.items())) if snmp else {},
             table_rows={"interfaces": len(snap.interfaces), "fdb": len(snap.fdb), "arp": len(snap.arp),
                         "lldp": len(snap.lldp)} if snap else {},
+            fdb_unmapped=sum(1 for f in snap.fdb if f.ifindex is None and f.status == "learned") if snap else 0,
             table_errors=list(snap.errors) if snap else [],
             notes=list(snap.notes) if snap else [],
             sys_name=snap.system.sys_name if snap and snap.system else None,

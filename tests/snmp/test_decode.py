@@ -7,7 +7,7 @@ import ipaddress
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.facts import Interface
+from collectors.facts import FdbEntry, Interface
 from collectors.snmp import decode as d
 
 macs = st.binary(min_size=6, max_size=6).filter(lambda b: b != b"\0" * 6)
@@ -92,9 +92,43 @@ def test_qbridge_vlan_comes_from_dot1q_vlan_fdb_id_and_port_from_base_port() -> 
 
 def test_fdb_id_is_the_vlan_without_dot1q_vlan_table_and_ports_fall_back_to_ifindex() -> None:
     fdb = {"dot1qTpFdbPort": {(200, 0, 1, 2, 3, 4, 5): 9}}
-    ports = d.PortResolver({}, [9])
+    # Only a vendor documented to number bridge ports as ifIndex gets that fallback ...
+    junos = d.port_is_ifindex("1.3.6.1.4.1.2636.1.1.1.2.39")
+    assert junos is not None and "Junos" in junos
+    ports = d.PortResolver({}, [9], port_is_ifindex=junos)
     rows, _ = d.decode_qbridge_fdb("s", fdb, ports, {})
     assert rows[0].vlan == 200 and rows[0].ifindex == 9 and ports.assumed
+    assert any("taken as ifIndex: Junos" in n for n in ports.notes())
+    # ... any other leaves the row without a port, counted: never attached to a guessed one.
+    assert d.port_is_ifindex("1.3.6.1.4.1.171.10.118.2") is None
+    ports = d.PortResolver({}, [9])
+    rows, _ = d.decode_qbridge_fdb("s", fdb, ports, {})
+    assert rows[0].ifindex is None and not ports.assumed and ports.unmapped == {9}
+    assert any("bridge port(s) 9 have no ifIndex mapping" in n for n in ports.notes())
+
+
+def test_jetstream_bridge_ports_are_mapped_by_port_name() -> None:
+    ifs = [Interface(switch="s", ifindex=49153, name="gigabitEthernet 1/0/1"),
+           Interface(switch="s", ifindex=49160, name="gigabitEthernet 1/0/8"),
+           Interface(switch="s", ifindex=1, name="vlan1")]
+    by_name = d.ports_by_name("1.3.6.1.4.1.11863.5.118", ifs)
+    assert by_name == {1: 49153, 8: 49160}
+    assert d.ports_by_name("1.3.6.1.4.1.9.1.1208", ifs) == {}
+    # dot1dBasePortIfIndex is 0 for port 8 (dropped by bridge_port_map): the name fills it in.
+    ports = d.PortResolver(d.bridge_port_map({"dot1dBasePortIfIndex": {(1,): 49153, (8,): 0}}), [49153, 49160],
+                           by_name=by_name)
+    assert ports(1) == 49153 and ports(8) == 49160 and ports.named and not ports.unmapped
+
+
+def test_huawei_dynamic_mac_table_fills_the_ports_the_bridge_mibs_lack() -> None:
+    mac = (0x00, 0x09, 0xFB, 0x12, 0x10, 0x22)
+    vendor = d.decode_huawei_fdb("s", {"hwDynFdbPort": {(*mac, 10, 0): 6, (0, 1, 2, 3, 4, 5, 20, 0): 999}}, [6, 7])
+    assert [(v.mac, v.vlan, v.ifindex) for v in vendor] == [("00:09:fb:12:10:22", 10, 6),
+                                                            ("00:01:02:03:04:05", 20, None)]
+    rows = [FdbEntry(switch="s", ifindex=None, vlan=10, mac="00:09:fb:12:10:22"),
+            FdbEntry(switch="s", ifindex=7, vlan=10, mac="00:00:00:00:00:07")]
+    assert [r.ifindex for r in d.fill_ports(rows, vendor)] == [6, 7]
+    assert d.fill_ports([], vendor) == vendor
 
 
 def test_lag_members_map_to_their_aggregate() -> None:

@@ -127,6 +127,63 @@ def test_the_vlan_context_fix_names_the_snmpv3_group_line() -> None:
     assert "snmp-server group GROUP v3 priv context vlan- match prefix" in fix and '"sensor"' in fix
 
 
+def _vendor_rec(sys_object_id: str, ports: dict[int, str], fdb: dict[str, tuple[int, int]],
+                extra: dict[str, tuple[int | str, str]]) -> str:
+    """A switch with interfaces, a Q-BRIDGE FDB (mac -> (vlan, bridge port)) and no dot1dBasePortTable."""
+    rows: dict[str, tuple[int | str, str]] = {
+        "1.3.6.1.2.1.1.1.0": (4, "test"), "1.3.6.1.2.1.1.2.0": (6, sys_object_id),
+        "1.3.6.1.2.1.1.3.0": (67, "1"), "1.3.6.1.2.1.1.5.0": (4, "vendor-sw")}
+    for ifindex, name in ports.items():
+        rows[f"1.3.6.1.2.1.2.2.1.2.{ifindex}"] = (4, name)
+        rows[f"1.3.6.1.2.1.31.1.1.1.1.{ifindex}"] = (4, name)
+    for mac, (vlan, port) in fdb.items():
+        m = ".".join(str(int(b, 16)) for b in mac.split(":"))
+        rows[f"1.3.6.1.2.1.17.7.1.2.2.1.2.{vlan}.{m}"] = (2, str(port))
+        rows[f"1.3.6.1.2.1.17.7.1.2.2.1.3.{vlan}.{m}"] = (2, "3")
+    return snmprec({**rows, **extra})
+
+
+@pytest.fixture(scope="module")
+def vendor_agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Made from the vendors' documentation: a Huawei VRP that keeps its ports in HUAWEI-L2MAM-MIB, a
+    TP-Link JetStream whose bridge port N is "gigabitEthernet 1/0/N", and an unknown vendor."""
+    data = tmp_path_factory.mktemp("vendors") / "data"
+    data.mkdir()
+    pump, mon = "58:42:e4:12:10:21", "00:09:fb:12:10:22"
+    m = ".".join(str(int(b, 16)) for b in pump.split(":"))
+    (data / "huawei.snmprec").write_text(_vendor_rec(
+        "1.3.6.1.4.1.2011.2.23.96", {6: "GigabitEthernet0/0/1", 7: "GigabitEthernet0/0/2"},
+        {pump: (10, 40), mon: (10, 41)},
+        {f"1.3.6.1.4.1.2011.5.25.42.2.1.3.1.4.{m}.10.0": (2, "6")}))
+    (data / "jetstream.snmprec").write_text(_vendor_rec(
+        "1.3.6.1.4.1.11863.5.118", {49153: "gigabitEthernet 1/0/1", 49155: "gigabitEthernet 1/0/3"},
+        {pump: (10, 1), mon: (10, 3)}, {}))
+    (data / "other.snmprec").write_text(_vendor_rec(
+        "1.3.6.1.4.1.171.10.118.2", {1: "1/1", 2: "1/2"}, {pump: (10, 1), mon: (10, 2)}, {}))
+    with agents.snmpsim(data, "huawei") as port:
+        yield port
+
+
+@pytest.mark.parametrize("community, expected, unmapped", [
+    ("huawei", {"58:42:e4:12:10:21": 6, "00:09:fb:12:10:22": None}, 1),
+    ("jetstream", {"58:42:e4:12:10:21": 49153, "00:09:fb:12:10:22": 49155}, 0),
+    # No vendor documents bridge port == ifIndex here: the rows keep no port rather than a guessed one.
+    ("other", {"58:42:e4:12:10:21": None, "00:09:fb:12:10:22": None}, 2),
+])
+async def test_forwarding_rows_without_a_port_mapping(vendor_agents: int, community: str,
+                                                      expected: dict[str, int | None], unmapped: int) -> None:
+    try:
+        r = await poll("vendor-sw", Target("127.0.0.1", vendor_agents, timeout=3), Credentials("2c", community=community))
+    finally:
+        close_engines()
+    s = r.snapshot
+    assert {f.mac: f.ifindex for f in s.fdb} == expected
+    if unmapped:
+        assert any(f"{unmapped} learned forwarding row(s) have no port" in n for n in s.notes), s.notes
+    else:
+        assert not any("have no port" in n for n in s.notes), s.notes
+
+
 async def test_vlan_indexing_false_skips_the_per_vlan_walk(cisco_agent: int) -> None:
     try:
         r = await poll("closet-sw", Target("127.0.0.1", cisco_agent, timeout=3), Credentials("2c", community="cisco"),
