@@ -46,6 +46,16 @@ class HealthData(msgspec.Struct, frozen=True, kw_only=True):
     hub_last_error: str | None = None
 
 
+class PortRoleInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """What the correlator decided one port is for, and why."""
+
+    port: str
+    ifindex: int | None
+    role: Literal["uplink", "access", "phone", "access-point", "unknown"]
+    evidence: list[str]
+    macs: int  # end-device MACs learned on it
+
+
 class SwitchHealth(msgspec.Struct, frozen=True, kw_only=True):
     """The retained ``switches/{name}`` message: how the last poll of one switch went."""
 
@@ -67,9 +77,11 @@ class SwitchHealth(msgspec.Struct, frozen=True, kw_only=True):
     table_errors: list[str]
     notes: list[str]
     sys_name: str | None
-    uplinks: list[str]
+    uplinks: list[str]  # as configured
     ports: int | None
     ports_up: int | None
+    # The port roles the correlator detected from every switch's tables (empty when the poll failed).
+    port_roles: list[PortRoleInfo] = msgspec.field(default_factory=list)
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,7 +15,11 @@ import structlog
 
 from collectors.facts import Snapshot
 from sensor.metrics import Metrics
-from sensor.observations import Observation
+from sensor.observations import Observation, SwitchHealth, switch_obs
+
+# What travels to the correlator: snapshots, and each switch's poll health after its snapshot
+# (the correlator adds the port roles it detects before publishing it).
+ToCorrelator = Snapshot | SwitchHealth
 
 
 class SourceContext:
@@ -25,7 +29,7 @@ class SourceContext:
         self,
         name: str,
         observations: asyncio.Queue[Observation],
-        snapshots: asyncio.Queue[Snapshot] | None,
+        snapshots: asyncio.Queue[ToCorrelator] | None,
         metrics: Metrics,
     ) -> None:
         self.name = name
@@ -47,6 +51,13 @@ class SourceContext:
             # Snapshots replace each other per switch: waiting is right, but say so.
             self.log.warning("correlator queue full: waiting", queue=self._snapshots.maxsize)
         await self._snapshots.put(snap)
+
+    async def switch_health(self, health: SwitchHealth, at: float) -> None:
+        """Publish a switch's poll health (retained), through the correlator when there is one."""
+        if self._snapshots is None:
+            await self.emit(switch_obs(health.switch, health, at))
+            return
+        await self._snapshots.put(health)
 
 
 class Source(Protocol):

@@ -16,7 +16,6 @@ import time
 
 import structlog
 
-from collectors.facts import Snapshot
 from sensor import __version__, notify
 from sensor.backoff import Backoff
 from sensor.config import Config
@@ -27,7 +26,7 @@ from sensor.metrics import Metrics
 from sensor.observations import HealthData, Observation, health_obs
 from sensor.publish.mqtt import Publisher
 from sensor.publish.outbox import Outbox, outbox_path, rfc3339
-from sensor.sources import Source, SourceContext
+from sensor.sources import Source, SourceContext, ToCorrelator
 
 OBSERVATION_QUEUE = 2000
 SNAPSHOT_QUEUE = 64
@@ -67,7 +66,7 @@ class Supervisor:
         )
         self.sources = build_sources(cfg, self.directory) if sources is None else sources
         self.observations: asyncio.Queue[Observation] = asyncio.Queue(OBSERVATION_QUEUE)
-        self.snapshots: asyncio.Queue[Snapshot] = asyncio.Queue(SNAPSHOT_QUEUE)
+        self.snapshots: asyncio.Queue[ToCorrelator] = asyncio.Queue(SNAPSHOT_QUEUE)
         self.outbox = Outbox(
             outbox_path(cfg.sensor.state_dir),
             site=cfg.sensor.site,

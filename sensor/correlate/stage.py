@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import msgspec
 import structlog
 
 from collectors.facts import Snapshot
@@ -22,14 +23,15 @@ from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.engine import Correlator
 from sensor.correlate.store import load_state, save_state, state_path
 from sensor.metrics import Metrics
-from sensor.observations import Observation, device_obs, event_obs
+from sensor.observations import Observation, PortRoleInfo, SwitchHealth, device_obs, event_obs, switch_obs
+from sensor.sources import ToCorrelator
 
 log = structlog.get_logger("sensor.correlate")
 MAX_BATCH = 256
 
 
 class CorrelatorStage:
-    def __init__(self, cfg: Config, snapshots: asyncio.Queue[Snapshot], observations: asyncio.Queue[Observation],
+    def __init__(self, cfg: Config, snapshots: asyncio.Queue[ToCorrelator], observations: asyncio.Queue[Observation],
                  metrics: Metrics, clock: Callable[[], float] = time.time,
                  directory: DeviceDirectory | None = None) -> None:
         self.cfg = cfg
@@ -61,16 +63,35 @@ class CorrelatorStage:
                 await self._process(batch)
             except Exception:
                 # A bug, not bad input: keep the traceback, keep the stage alive.
-                log.exception("correlation failed for this batch", switches=sorted({s.switch for s in batch}))
+                log.exception("correlation failed for this batch", switches=sorted({_switch(s) for s in batch}))
                 self.metrics.inc("correlation_errors")
             finally:
                 for _ in batch:
                     self.snapshots.task_done()
 
-    async def _process(self, batch: list[Snapshot]) -> None:
+    async def _process(self, items: list[ToCorrelator]) -> None:
         corr = self._ensure()
-        started = time.process_time()
+        batch = [s for s in items if isinstance(s, Snapshot)]
+        healths = [h for h in items if isinstance(h, SwitchHealth)]
         now = self.clock()
+        if batch:
+            await self._correlate(corr, batch, now)
+        for h in healths:
+            await self.observations.put(switch_obs(h.switch, self._with_roles(corr, h), now))
+
+    @staticmethod
+    def _with_roles(corr: Correlator, h: SwitchHealth) -> SwitchHealth:
+        """The switch's health with the port roles the correlator detected (none after a failed poll)."""
+        if not h.ok or corr.view is None:
+            return h
+        roles = [PortRoleInfo(port=r.name, ifindex=r.ifindex, role=r.role, evidence=list(r.evidence),  # type: ignore[arg-type]
+                              macs=r.mac_count)
+                 for (sw, _), r in sorted(corr.view.ports.items(), key=lambda kv: (kv[1].name, kv[0][1] or 0))
+                 if sw == h.switch]
+        return msgspec.structs.replace(h, port_roles=roles)
+
+    async def _correlate(self, corr: Correlator, batch: list[Snapshot], now: float) -> None:
+        started = time.process_time()
         out = corr.ingest(batch, now, flows=self.directory.flow_hints())
         self.directory.update_from_records(out.records)
         self.metrics.inc("snapshots_correlated", len(batch))
@@ -84,3 +105,7 @@ class CorrelatorStage:
         self.metrics.inc("device_records_published", len(out.devices))
         if out.devices or out.events or batch:
             await asyncio.to_thread(save_state, self.path, corr.state)
+
+
+def _switch(item: ToCorrelator) -> str:
+    return item.switch

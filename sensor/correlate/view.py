@@ -73,6 +73,31 @@ class PortRole:
     phone: str | None  # the LLDP telephone on this (access) port
     lag_only: bool = False
     port_unknown: bool = False  # no physical port: a bridge port without an ifIndex, or a VLAN interface
+    access_point: str | None = None  # the LLDP/CDP wireless access point on this (access) port
+
+    @property
+    def role(self) -> str:
+        """uplink, phone, access-point, access or unknown: what the port is for, in one word."""
+        if self.infra:
+            return "uplink"
+        if self.port_unknown:
+            return "unknown"
+        if self.phone is not None:
+            return "phone"
+        if self.access_point is not None:
+            return "access-point"
+        return "access" if self.mac_count else "unknown"
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        """Why the port has its role."""
+        if self.reasons:
+            return self.reasons
+        if self.phone is not None:
+            return (f"LLDP telephone {self.phone} (end devices behind it attach here)",)
+        if self.access_point is not None:
+            return (f"wireless access point {self.access_point}",)
+        return (f"learns {self.mac_count} end-device MAC(s), no switch or router behind it",) if self.mac_count else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +297,7 @@ def build_view(snapshots: Mapping[str, Snapshot], settings: Settings) -> View:
             faces: str | None = None
             behind = False
             phone: str | None = None
+            ap: str | None = None
             for n in lldp_on.get(p, ()):
                 peer = ident.switch_of(n)
                 label = n.sys_name or n.chassis_id or "?"
@@ -284,8 +310,11 @@ def build_view(snapshots: Mapping[str, Snapshot], settings: Settings) -> View:
                     behind = True
                     reasons.append(f"{n.protocol.upper()} neighbour {label} ({caps}) is a switch or router not polled")
                 else:
-                    if "telephone" in {c.lower() for c in n.capabilities}:
+                    caps_lower = {c.lower() for c in n.capabilities}
+                    if "telephone" in caps_lower:
                         phone = label
+                    elif "wlan-ap" in caps_lower:
+                        ap = label
                     if n.chassis_id:
                         neighbours.setdefault(n.chassis_id.lower(), n)
             if p in transit_to:
@@ -314,7 +343,7 @@ def build_view(snapshots: Mapping[str, Snapshot], settings: Settings) -> View:
             ports[(name, p)] = PortRole(
                 switch=name, ifindex=p, name=pname, infra=bool(reasons), reasons=tuple(reasons),
                 faces_polled=faces, behind_unpolled=behind, mac_count=count, phone=phone, lag_only=lag_only,
-                port_unknown=unknown,
+                port_unknown=unknown, access_point=ap,
             )
 
     depth = _switch_depths(links, routers, snapshots)

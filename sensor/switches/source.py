@@ -18,7 +18,7 @@ from typing import Any
 
 from sensor.config import SwitchSection
 from sensor.errors import SensorError, SourceError
-from sensor.observations import SwitchHealth, switch_obs
+from sensor.observations import SwitchHealth
 from sensor.publish.outbox import rfc3339
 from sensor.sources import SourceContext
 from sensor.switches.methods import POLLERS, Poller, PortMemory, SwitchPoll, poll_snmp, poll_switch, usable_methods
@@ -104,7 +104,7 @@ class SwitchSource:
             self.last_error = str(error)
             ctx.metrics.inc("poll_errors")
             ctx.metrics.inc(f"poll_errors.{sw.name}")
-        await ctx.emit(switch_obs(sw.name, self.health(result, duration), now))
+        await ctx.switch_health(self.health(result, duration), now)
         if error is not None:
             raise error
 

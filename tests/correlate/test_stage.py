@@ -14,7 +14,7 @@ from sensor.commands import inventory, schema
 from sensor.config import load_config
 from sensor.correlate.model import DeviceEvent, DeviceRecord
 from sensor.metrics import Metrics
-from sensor.observations import Envelope
+from sensor.observations import Envelope, SwitchHealth
 from sensor.publish.outbox import Outbox
 from sensor.sources import SourceContext
 from sensor.supervisor import Supervisor
@@ -81,6 +81,36 @@ async def test_run_once_correlates_every_snapshot_before_health(write_config: Ca
     assert await sup.run(once=True) == 0
     msgs2 = await _published(cfg.sensor.state_dir)
     assert [m["kind"] for m in msgs2[len(msgs):]] == ["health"]
+
+
+class SnapshotsWithHealth(Snapshots):
+    """As the switch source does: each snapshot, then its poll health."""
+
+    async def cycle(self, ctx: SourceContext) -> None:
+        for snap in (dist(self.t), sw1(self.t + 1)):
+            await ctx.snapshot(snap)
+            await ctx.switch_health(_health(snap.switch), self.t)
+
+
+def _health(name: str) -> SwitchHealth:
+    return SwitchHealth(switch=name, host="192.0.2.1", method="snmp", methods={}, method_errors={}, ok=True,
+                        last_success=None, last_error=None, consecutive_failures=0, duration_s=0.1, varbinds=0,
+                        requests=0, rows={}, table_rows={}, table_errors=[], notes=[], sys_name=name,
+                        uplinks=[], ports=None, ports_up=None)
+
+
+async def test_switch_health_carries_the_port_roles_the_correlator_detected(
+        write_config: Callable[..., Path]) -> None:
+    cfg = load_config(write_config())
+    assert await Supervisor(cfg, sources=[SnapshotsWithHealth()]).run(once=True) == 0
+    switches = {m["data"]["switch"]: m["data"] for m in await _published(cfg.sensor.state_dir)
+                if m["kind"] == "switch"}
+    roles = {r["port"]: r for r in switches["sw1"]["port_roles"]}  # type: ignore[index]
+    # Not configured anywhere: ge24 is an uplink because its LLDP neighbour is the polled switch dist.
+    assert roles["ge24"]["role"] == "uplink" and any("dist" in e for e in roles["ge24"]["evidence"])
+    assert roles["ge1"]["role"] == "access" and roles["ge1"]["macs"] == 1
+    assert roles["ge4"]["role"] == "phone"  # the PC behind the phone attaches there too
+    assert {r["role"] for r in switches["dist"]["port_roles"]} >= {"uplink"}  # type: ignore[index]
 
 
 async def test_inventory_filters(write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,8 +19,8 @@ from collectors.snmp import Credentials, Target, close_engines, poll
 from sensor.config import parse_config
 from sensor.errors import SourceError
 from sensor.metrics import Metrics
-from sensor.observations import Observation
-from sensor.sources import SourceContext
+from sensor.observations import Observation, SwitchHealth
+from sensor.sources import SourceContext, ToCorrelator
 from sensor.supervisor import build_sources
 from sensor.switches.source import switch_sources
 from tests.snmp import agents
@@ -224,26 +224,31 @@ async def test_source_emits_snapshot_and_health_then_reports_failures(cisco_agen
     (src,) = build_sources(cfg)
     assert (src.name, src.interval, src.deadline) == ("snmp:sw1", 60.0, 20.0)
     obs: asyncio.Queue[Observation] = asyncio.Queue()
-    snaps: asyncio.Queue[Snapshot] = asyncio.Queue()
+    snaps: asyncio.Queue[ToCorrelator] = asyncio.Queue()
     ctx = SourceContext(src.name, obs, snaps, Metrics())
     try:
         await src.cycle(ctx)
-        snap = snaps.get_nowait()
-        health = obs.get_nowait()
+        # The snapshot, then the health, both to the correlator (which adds port roles and publishes it).
+        snap, health = snaps.get_nowait(), snaps.get_nowait()
+        assert isinstance(snap, Snapshot) and isinstance(health, SwitchHealth) and obs.empty()
         assert snap.switch == "sw1" and len(snap.fdb) == 2
-        assert health.topic == "switches/sw1" and health.retain
-        assert health.data.ok and health.data.last_error is None and health.data.varbinds > 0
-        assert health.data.rows["ifXTable"] == 2 and health.data.consecutive_failures == 0
+        assert health.ok and health.last_error is None and health.varbinds > 0
+        assert health.rows["ifXTable"] == 2 and health.consecutive_failures == 0
         assert ctx.metrics.counters["polls"] == 1 and ctx.metrics.counters["varbinds"] > 0
+        # Without a correlator the health is published directly, retained.
+        direct = SourceContext(src.name, obs, None, Metrics())
+        await direct.switch_health(health, 1.0)
+        published = obs.get_nowait()
+        assert published.topic == "switches/sw1" and published.retain and published.data is health
 
         # The community changes under the sensor: the next cycles fail, say why, and count.
         (tmp_path / "community").write_text("wrong\n")
         for n in (1, 2):
             with pytest.raises(SourceError, match=r"no answer from 127\.0\.0\.1"):
                 await src.cycle(ctx)
-            h = obs.get_nowait().data
-            assert not h.ok and h.consecutive_failures == n
-            assert h.last_success == health.data.last_success and "no answer" in h.last_error
+            h = snaps.get_nowait()
+            assert isinstance(h, SwitchHealth) and not h.ok and h.consecutive_failures == n
+            assert h.last_success == health.last_success and h.last_error and "no answer" in h.last_error
         assert snaps.empty() and ctx.metrics.counters["poll_errors"] == 2
     finally:
         close_engines()
