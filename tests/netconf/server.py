@@ -325,7 +325,7 @@ class NetconfServer(server.NetconfSSHServer):  # type: ignore[misc]
     """``with NetconfServer(family, state_fn, tmp_path) as srv:`` -> srv.port, srv.key_file, srv.known_hosts."""
 
     def __init__(self, family: str, state: Callable[[], State], directory: Path, *, host: str = "127.0.0.1",
-                 username: str = "sensor") -> None:
+                 username: str = "sensor", port: int = 0) -> None:
         # The package's constructor binds every address; set up the same object, bound to ``host`` only.
         self.gets: list[str] = []
         self.rpcs: list[str] = []
@@ -348,7 +348,7 @@ class NetconfServer(server.NetconfSSHServer):  # type: ignore[misc]
         self.sockets: list[Any] = []
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, 0))
+        sock.bind((host, port))
         sock.listen(16)
         self.port = sock.getsockname()[1]
         self.ports = {socket.AF_INET: self.port}
