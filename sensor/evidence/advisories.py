@@ -51,6 +51,7 @@ applications wireless wifi wi fi new based edition release releases upgrade util
 _GENERIC = frozenset(_GENERIC_WORDS.split())
 _FAMILY_MARKERS = frozenset({"series", "family", "models", "line"})
 _NUMBERISH = re.compile(r"\d")
+_SPECIFIC = re.compile(r"[a-z]{2,}\d{3,}[a-z]*|\d{4,}[a-z]+\d*")
 
 
 def _vendor_words(keys: Iterable[str]) -> frozenset[str]:
@@ -122,6 +123,8 @@ class _Prod:
 def product_matches(p: _Prod, model: str, drop: frozenset[str]) -> str | None:
     """Why ``model`` is this product, or None."""
     d = tokens(model, drop).words
+    # "Alaris GS" is two words even though "Alaris" (a BD brand) is dropped as a vendor word.
+    named = len(tokens(model).words)
     pw, vw = p.name.words, p.variant.words
     if not d or not (pw or vw):
         return None
@@ -139,9 +142,14 @@ def product_matches(p: _Prod, model: str, drop: frozenset[str]) -> str | None:
     # The product names its models in the version field ("MMT-1711 | MMT-1712"): the device must be one.
     if p.variant.numbers and dn and not any(p.variant.covers(t) for t in dn) and not all(in_name(t) for t in dn):
         return None
+    # A specific model number on both sides ("EX1150", "35700BAX", "MMT-1712") is the product
+    # whatever else the names say ("Merlin@home EX1150" and "RF models EX1150").
+    specific = {t for t in dn if _SPECIFIC.fullmatch(t)}
+    if specific & (p.name.numbers | p.variant.numbers):
+        return f'model "{model}" and product "{p.product.name}" share the model number {min(specific)}'
     forward = bool(pw) and all(t in d or (t in p.name.families and any(
         x.startswith(t) and x[len(t):].isdigit() for x in d)) for t in pw)
-    reverse = all(in_any(t) for t in d) and (bool(dn) or len(d) >= 2)
+    reverse = all(in_any(t) for t in d) and (bool(dn) or named >= 2)
     if forward or reverse:
         via = sorted(t for t in dn if p.variant.covers(t))
         return f'model "{model}" matches product "{p.product.name}"' + (f" ({', '.join(via)})" if via else "")

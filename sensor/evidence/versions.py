@@ -48,7 +48,7 @@ _BETWEEN = re.compile(rf"^({_VERSION})\s*(<=|<)\s*({_VERSION})\s*$")
 
 
 def _clean(text: str) -> str:
-    s = text.strip()
+    s = " ".join(text.split())
     # Notes in brackets never hold the version: "<= 1.54 (integrated into GE MobileLink)".
     s = s.split("(")[0].strip() if not s.startswith("(") else s.strip("()")
     if s.lower().startswith("vers:"):
