@@ -11,11 +11,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from collectors.facts import LldpNeighbor, Snapshot
 from sensor.commands import inventory
 from sensor.config import load_config
 from sensor.correlate.model import DeviceRecord
 from sensor.evidence.model import RegisterSummary
-from sensor.facts import LldpNeighbor, Snapshot
 from sensor.publish.outbox import read_retained
 from sensor.sources import SourceContext
 from sensor.supervisor import Supervisor
