@@ -51,6 +51,7 @@ applications wireless wifi wi fi new based edition release releases upgrade util
 _GENERIC = frozenset(_GENERIC_WORDS.split())
 _FAMILY_MARKERS = frozenset({"series", "family", "models", "line"})
 _NUMBERISH = re.compile(r"\d")
+_EXCLUDING = re.compile(r",?\s*\b(?:not including|excluding|except(?: for)?)\b.*$")
 _SPECIFIC = re.compile(r"[a-z]{2,}\d{3,}[a-z]*|\d{4,}[a-z]+\d*")
 
 
@@ -93,8 +94,11 @@ def tokens(text: str, drop: frozenset[str] = frozenset()) -> Tokens:
     "MMT-1711" -> "mmt1711"; "IntelliVue MX series" -> "intellivue" and the family "mx";
     "MX400-MX850" and "MX (MX400-550)" -> the range mx 400..850; "MX800/700/600" -> mx800, mx700, mx600.
     """
-    s = text.lower()
-    s = re.sub(r"\b([a-z]{1,4})[-\s]+(\d{2,})\b", r"\1\2", s)  # "MMT-1711", "MX 450", "CT 660" -> one token
+    # "MMT-1711", "MX 450", "CT 660" are one model number; "Bed 2141" or "and 2141" are not.
+    s = re.sub(r"\b([A-Za-z]{1,4})-(\d{2,})\b|\b([A-Z]{1,4})\s+(\d{2,})\b",
+               lambda m: (m.group(1) or m.group(3)) + (m.group(2) or m.group(4)), text).lower()
+    # "Vivid products, not including EchoPAC": what is excluded does not describe the product.
+    s = _EXCLUDING.sub("", s)  # "MMT-1711", "MX 450", "CT 660" -> one token
     ranges = []
     for m in re.finditer(r"\b([a-z]{1,3})(\d+)\s*-\s*(?:\1)?(\d+)\b", s):
         lo, hi = int(m.group(2)), int(m.group(3))

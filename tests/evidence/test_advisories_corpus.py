@@ -57,6 +57,24 @@ EXPECTED: dict[str, set[str]] = {
 }
 
 
+# Ten more rows, written after the matcher was tuned on the thirty above and run on it once:
+# precision 1.000, recall 0.846 then (11 of 13; H07 and H10 missed); H10's miss was a tokenizer defect
+# ("Bed 2141" read as one token "bed2141"), fixed since and tested in test_tokens_*.
+HOLDOUT = Path(__file__).parent / "data" / "advisory_register_holdout.csv"
+EXPECTED_HOLDOUT: dict[str, set[str]] = {
+    "H01": {"ICSMA-18-156-01", "ICSMA-20-254-01", "ICSMA-19-255-01"},  # MX800: MX700/800, MX400-MX850, MX800/700/600
+    "H02": {"ICSMA-20-343-01", "ICSMA-20-049-02"},  # LOGIQ 9 BT04; "LOGIQ, not including LOGIQ 100 Pro"
+    "H03": {"ICSMA-20-317-01"},  # Alaris Systems Manager 4.30 <= 4.33
+    "H04": {"ICSMA-19-178-01"},  # MiniMed 508 (18-219-02 is the MMT-500 remote control)
+    "H05": {"ICSMA-22-167-01"},  # ELI 280 2.3.0 <= 2.3.1
+    "H06": {"ICSMA-20-170-01"},  # ExactaMix EM2400 1.13
+    "H07": {"ICSMA-20-343-01"},  # EchoPAC BT06 ("EchoPAC (Turnkey)"; 20-049-02 excludes EchoPAC)
+    "H08": {"ICSMA-19-022-01"},  # Infinity Delta XL
+    "H09": {"ICSMA-18-310-01"},  # CoaguChek XS Pro
+    "H10": {"ICSMA-19-029-01"},  # InTouch ICU Bed 2141
+}
+
+
 @pytest.fixture(scope="module")
 def index() -> AdvisoryIndex:
     loaded = load_advisories(CORPUS)
@@ -78,25 +96,34 @@ def test_every_document_is_read_quickly() -> None:
     assert sum(len(a.products) for a in loaded.advisories) > 500
 
 
-def test_precision_and_recall_on_the_register(index: AdvisoryIndex) -> None:
-    rows = load_register(REGISTER).rows
-    assert {r.asset_tag for r in rows} == set(EXPECTED)
+def _score(index: AdvisoryIndex, register: Path, expected: dict[str, set[str]]) -> tuple[float, float, list[str]]:
+    rows = load_register(register).rows
+    assert {r.asset_tag for r in rows} == set(expected)
     tp = fp = fn = 0
     wrong: list[str] = []
     for r in rows:
         got = {m.advisory for m in index.match(_facts(r.manufacturer, r.model, r.firmware))
                if m.confidence != "vendor"}
-        want = EXPECTED[r.asset_tag]
+        want = expected[r.asset_tag]
         tp += len(got & want)
         fp += len(got - want)
         fn += len(want - got)
         if got != want:
             wrong.append(f"{r.asset_tag} {r.model}: extra {sorted(got - want)}, missed {sorted(want - got)}")
-    precision = tp / (tp + fp)
-    recall = tp / (tp + fn)
-    print(f"\nadvisory matching on {len(rows)} register rows: {tp} right, {fp} wrong, {fn} missed; "
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    print(f"\nadvisory matching on {register.name} ({len(rows)} rows): {tp} right, {fp} wrong, {fn} missed; "
           f"precision {precision:.3f}, recall {recall:.3f}\n  " + "\n  ".join(wrong))
+    return precision, recall, wrong
+
+
+def test_precision_and_recall_on_the_register(index: AdvisoryIndex) -> None:
+    precision, recall, wrong = _score(index, REGISTER, EXPECTED)
     assert precision >= 0.9 and recall >= 0.9, wrong
+
+
+def test_precision_and_recall_on_the_held_out_rows(index: AdvisoryIndex) -> None:
+    precision, recall, wrong = _score(index, HOLDOUT, EXPECTED_HOLDOUT)
+    assert precision >= 0.9 and recall >= 0.85, wrong
 
 
 def test_a_match_carries_basis_cves_scores_and_remediations(index: AdvisoryIndex) -> None:

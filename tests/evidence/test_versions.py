@@ -72,3 +72,4 @@ def test_compare_is_numeric_per_segment() -> None:
 ])
 def test_version_or_model_in_the_version_field(text: str, is_version: bool) -> None:
     assert looks_like_version(text) is is_version
+
