@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -22,6 +22,11 @@ class Evidence:
     register_rejected: int = 0
     register_settings: Settings | None = None
     advisories: AdvisoryIndex | None = None
+    # (vendor, model, version) descriptions -> their matches, kept across ingests: a steady-state
+    # poll re-matches nothing. Bounded; when full it is emptied and refilled (counted in cache_resets).
+    cache: dict[DeviceFacts, tuple[tuple[AdvisoryMatch, ...], tuple[str, ...]]] = field(default_factory=dict)
+    cache_limit: int = 50_000
+    cache_resets: int = 0
 
 
 def facts_of(rec: DeviceRecord, reg: RegisterFields | None, firmware: str = "") -> DeviceFacts:
@@ -69,7 +74,7 @@ def enrich(records: Mapping[str, DeviceRecord], ev: Evidence, now: float
         by_tag = {row.asset_tag: row.firmware for row in ev.register_rows if row.firmware}
         firmware = {mac: by_tag[f.asset_tag] for mac, f in fields.items() if f.asset_tag in by_tag}
     out: dict[str, DeviceRecord] = {}
-    cache: dict[DeviceFacts, tuple[tuple[AdvisoryMatch, ...], tuple[str, ...]]] = {}
+    cache = ev.cache
     for mac, rec in records.items():
         reg = fields.get(mac)
         changes: dict[str, object] = {}
@@ -81,6 +86,9 @@ def enrich(records: Mapping[str, DeviceRecord], ev: Evidence, now: float
                 # Thousands of devices share a few (vendor, model, version) descriptions.
                 hit = cache.get(facts)
                 if hit is None:
+                    if len(cache) >= ev.cache_limit:
+                        cache.clear()
+                        ev.cache_resets += 1
                     hit = cache[facts] = split(ev.advisories.match(facts))
                 changes["advisories"], changes["advisories_vendor_only"] = hit
         out[mac] = msgspec.structs.replace(rec, **changes) if changes else rec

@@ -155,3 +155,15 @@ def test_lldp_med_facts_match_like_register_facts(index: AdvisoryIndex) -> None:
     m = next(x for x in index.match(facts) if x.advisory == "ICSMA-17-255-01")
     assert m.confidence == "vendor+product+version"
     assert any('LLDP-MED firmware "B.06.12"' in b for b in m.basis)
+
+
+def test_enrichment_cache_is_bounded_and_counts_resets(index: AdvisoryIndex) -> None:
+    from sensor.evidence.enrich import Evidence, enrich
+    from tests.evidence.test_register import rec
+
+    records = {r.mac: r for r in (rec("00:09:fb:00:00:01", vendor="Philips Patient Monitoring"),
+                                  rec("58:42:e4:00:00:01", vendor="Baxter International Inc"))}
+    ev = Evidence(advisories=index, cache_limit=1)
+    out, summary = enrich(records, ev, now=0.0)
+    assert summary is None and len(ev.cache) == 1 and ev.cache_resets == 1
+    assert out["00:09:fb:00:00:01"].advisories_vendor_only and out["58:42:e4:00:00:01"].advisories_vendor_only
