@@ -100,6 +100,8 @@ class CorrelatorStage:
         self.metrics.set("devices", sum(1 for r in out.records.values() if r.present))
         for mac, rec in out.devices:
             await self.observations.put(device_obs(mac, rec, now))
+        if corr.evidence is not None and corr.evidence.cache_resets:
+            self.metrics.set("advisory_cache_resets", corr.evidence.cache_resets)
         if out.register is not None:
             await self.observations.put(register_obs(out.register, now))
             self.metrics.set("register_unseen", out.register.unseen)
