@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "parse": ("sensor.commands.parse", "map a saved command output or NETCONF reply to facts"),
     "flows": ("sensor.commands.flows", "decode raw NetFlow/IPFIX datagrams (sensor flows decode FILE...)"),
     "lookup": ("sensor.commands.lookup", "a MAC's registry block and maker, and the class the rules give it"),
+    "register": ("sensor.commands.register", "check an asset register export, or reconcile it with the devices seen"),
+    "advisories": ("sensor.commands.advisories", "read CSAF advisories (check DIR) or match a register with them"),
 }
 
 

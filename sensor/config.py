@@ -247,6 +247,25 @@ class FlowsSection(Base, frozen=True):
     max_peers_per_device: Annotated[int, msgspec.Meta(ge=1)] = 2_000
 
 
+RegisterField = Literal["asset_tag", "manufacturer", "model", "serial", "mac", "ip", "department", "location",
+                        "owner", "high_risk", "patchable", "end_of_support", "firmware"]
+
+
+class RegisterSection(Base, frozen=True):
+    """The asset register (a CSV export of the maintenance system) to reconcile with the network."""
+
+    file: str
+    columns: dict[RegisterField, str] = msgspec.field(default_factory=dict)  # field -> the export's header
+    unseen_after: Duration = Duration(7 * 86400)  # a registered device not seen this long is "unseen"
+    locations: dict[str, list[Name]] = msgspec.field(default_factory=dict)  # register location -> switches
+
+
+class AdvisoriesSection(Base, frozen=True):
+    """CSAF 2.0 advisories (e.g. CISA's ICS Medical Advisories) to match devices against."""
+
+    dir: str
+
+
 class Config(Base, frozen=True):
     sensor: SensorSection
     mqtt: MqttSection | None = None
@@ -258,6 +277,8 @@ class Config(Base, frozen=True):
     correlation: CorrelationSection = msgspec.field(default_factory=CorrelationSection)
     classification: ClassificationSection = msgspec.field(default_factory=ClassificationSection)
     policy: PolicySection = msgspec.field(default_factory=PolicySection)
+    register: RegisterSection | None = None
+    advisories: AdvisoriesSection | None = None
     # Set by load_config, not read from the file.
     path: str = ""
 
@@ -451,8 +472,12 @@ def _check_value(tp: Any, value: Any, path: KeyPath, out: _Collector) -> None:
             _check_value(item, v, (*path, i), out)
         return
     if origin is dict and isinstance(value, dict):
-        _, item = typing.get_args(base)
+        key_type, item = typing.get_args(base)
         for k, v in value.items():
+            if typing.get_origin(key_type) is Literal and k not in typing.get_args(key_type):
+                known = ", ".join(typing.get_args(key_type))
+                out.add((*path, k), f"unknown key (known keys: {known})")
+                continue
             _check_value(item, v, (*path, k), out)
         return
     try:
@@ -595,6 +620,12 @@ def _check_snmp(s: SnmpSection, p: KeyPath, cfg: Config, out: _Collector) -> Non
 def _check_files(node: Any, path: KeyPath, out: _Collector) -> None:
     if isinstance(node, dict):
         for k, v in node.items():
+            if path in (("register",), ("advisories",)) and k in ("file", "dir") and isinstance(v, str):
+                ok = os.path.isdir(v) if k == "dir" else os.path.isfile(v)
+                if not ok or not os.access(v, os.R_OK):
+                    what = "a directory of CSAF JSON files" if k == "dir" else "the register's CSV export"
+                    out.add((*path, k), f"{v} does not exist or cannot be read: give {what}")
+                continue
             if isinstance(v, (dict, list)):
                 _check_files(v, (*path, k), out)
             elif isinstance(v, str) and k.endswith("_file"):
@@ -689,6 +720,11 @@ def summary_lines(cfg: Config) -> Iterable[str]:
         exporters = ", ".join(f.allowed_exporters) or "no exporter allowed yet"
         parts.append(f"flows on {', '.join(f.listen)} from {exporters}, window {format_duration(f.window)}")
     yield "sources: " + "; ".join(parts)
+    if cfg.register is not None:
+        yield (f"asset register: {cfg.register.file} (unseen after {format_duration(cfg.register.unseen_after)}; "
+               "`sensor register check` validates it)")
+    if cfg.advisories is not None:
+        yield f"advisories: CSAF documents in {cfg.advisories.dir} (`sensor advisories check` reads them)"
 
 
 def format_duration(seconds: float) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import msgspec
 
 from sensor.correlate.model import DeviceEvent, DeviceRecord
+from sensor.evidence.model import RegisterSummary
 from sensor.flows.conversations import DeviceConversations
 from sensor.observations import HealthData, StatusData, SwitchHealth
 
@@ -96,6 +97,12 @@ class FlowsMessage(_Envelope, frozen=True, kw_only=True):
     data: DeviceConversations
 
 
+class RegisterMessage(_Envelope, frozen=True, kw_only=True):
+    kind: Literal["register"]
+    seq: int
+    data: RegisterSummary
+
+
 # schema name -> the message structs it accepts (one of them)
 MESSAGES: dict[str, tuple[type[msgspec.Struct], ...]] = {
     "status": (StatusMessage,),
@@ -104,6 +111,7 @@ MESSAGES: dict[str, tuple[type[msgspec.Struct], ...]] = {
     "device": (DeviceMessage,),
     "event": (DeviceEventMessage, AnomalyEventMessage),
     "flows": (FlowsMessage,),
+    "register": (RegisterMessage,),
 }
 
 

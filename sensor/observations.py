@@ -13,7 +13,7 @@ import msgspec
 
 SCHEMA = "edge-sensor/v1"
 
-Kind = Literal["status", "device", "event", "switch", "flows", "health"]
+Kind = Literal["status", "device", "event", "switch", "flows", "health", "register"]
 
 
 class Observation(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,6 +109,11 @@ def switch_obs(name: str, data: Any, at: float) -> Observation:
 def device_obs(mac: str, data: Any, at: float) -> Observation:
     """A device record; ``data=None`` forgets the device (an empty retained message)."""
     return Observation(kind="device", topic=f"devices/{mac}", data=data, retain=True, observed_at=at)
+
+
+def register_obs(data: Any, at: float) -> Observation:
+    """The retained summary of the asset register's reconciliation with the network."""
+    return Observation(kind="register", topic="register", data=data, retain=True, observed_at=at)
 
 
 def flows_obs(data: Any, at: float) -> Observation:

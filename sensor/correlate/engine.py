@@ -8,8 +8,11 @@ The stage (``stage.py``) wraps it with the queues and the state file.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+import msgspec
 
 from collectors.facts import Snapshot
 from sensor.classify.classifier import Classifier, FlowHints
@@ -21,6 +24,8 @@ from sensor.correlate.model import DeviceEvent, DeviceRecord
 from sensor.correlate.records import RecordBuilder, signature
 from sensor.correlate.tracker import Tracker, TrackerSettings, TrackerState
 from sensor.correlate.view import Settings, View, build_view
+from sensor.evidence.enrich import Evidence, enrich
+from sensor.evidence.model import RegisterSummary
 
 
 @dataclass
@@ -29,6 +34,7 @@ class Output:
     events: list[DeviceEvent] = field(default_factory=list)
     records: dict[str, DeviceRecord] = field(default_factory=dict)  # every current record
     full_refresh: bool = False
+    register: RegisterSummary | None = None  # to publish (retained) when it changed; None: unchanged or no register
 
 
 @dataclass(frozen=True)
@@ -60,16 +66,19 @@ def classifier_from(cfg: Config, rules: Rules | None = None) -> Classifier:
 
 class Correlator:
     def __init__(self, settings: CorrelatorConfig, classifier: Classifier, state: TrackerState | None = None,
-                 oui: OuiRegistry | None = None) -> None:
+                 oui: OuiRegistry | None = None, evidence: Evidence | None = None) -> None:
         self.settings = settings
         self.latest: dict[str, Snapshot] = {}
         self.tracker = Tracker(state, settings.tracker)
         self.builder = RecordBuilder(classifier, settings.policy, oui if oui is not None else registry())
         self.view: View | None = None
+        self.evidence = evidence
+        self._register_sig: str | None = None
 
     @classmethod
-    def from_config(cls, cfg: Config, state: TrackerState | None = None) -> Correlator:
-        return cls(settings_from(cfg), classifier_from(cfg), state)
+    def from_config(cls, cfg: Config, state: TrackerState | None = None,
+                    evidence: Evidence | None = None) -> Correlator:
+        return cls(settings_from(cfg), classifier_from(cfg), state, evidence=evidence)
 
     @property
     def state(self) -> TrackerState:
@@ -87,11 +96,19 @@ class Correlator:
         res = self.tracker.update(view, snaps)
         forgotten = self.tracker.forget(now)
         records = self.builder.build(self.tracker, view, flows)
+        summary = None
+        if self.evidence is not None:
+            records, summary = enrich(records, self.evidence, now)
         st = self.state
         out = Output(records=records)
         out.full_refresh = now - st.last_full_refresh >= self.settings.full_refresh
         if out.full_refresh:
             st.last_full_refresh = now
+        if summary is not None:
+            sig = register_signature(summary)
+            if out.full_refresh or sig != self._register_sig:
+                self._register_sig = sig
+                out.register = summary
         for mac in sorted(records):
             rec = records[mac]
             sig = signature(rec)
@@ -102,3 +119,14 @@ class Correlator:
         out.devices.extend((mac, None) for mac in forgotten)
         out.events = self.builder.events(res.events, records)
         return out
+
+
+_ENC = msgspec.json.Encoder()
+
+
+def register_signature(s: RegisterSummary) -> str:
+    """What must change for the register summary to be published again: not the last_seen times alone."""
+    stable = msgspec.structs.replace(
+        s, matches=tuple(msgspec.structs.replace(m, last_seen=m.last_seen.replace(year=2000)) for m in s.matches),
+        shadow_devices=tuple(msgspec.structs.replace(d, last_seen=d.first_seen) for d in s.shadow_devices))
+    return hashlib.blake2b(_ENC.encode(stable), digest_size=12).hexdigest()

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from sensor.evidence.model import AdvisoryMatch, RegisterFields
+
 Confidence = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Score = Annotated[int, msgspec.Meta(ge=0, le=100)]
 
@@ -51,6 +53,9 @@ class Neighbour(msgspec.Struct, frozen=True, kw_only=True):
     med_class: str | None = None  # "endpoint-1", "endpoint-2", "endpoint-3" or "network"
     manufacturer: str = ""
     model: str = ""
+    hardware: str = ""  # LLDP-MED hardware, firmware and software revisions
+    firmware: str = ""
+    software: str = ""
 
 
 class Classification(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,6 +96,9 @@ class DeviceRecord(msgspec.Struct, frozen=True, kw_only=True):
     classification: Classification
     risk: Risk
     flags: tuple[str, ...] = ()
+    register: RegisterFields | None = None  # the asset register's row, when one matches ([register])
+    advisories: tuple[AdvisoryMatch, ...] = ()  # vendor+product matches or better ([advisories])
+    advisories_vendor_only: tuple[str, ...] = ()  # advisory ids that name only the device's vendor
 
 
 EventKind = Literal["appeared", "moved", "ip_changed", "disappeared", "flapping"]

@@ -152,7 +152,8 @@ class RecordBuilder:
             last_seen=ts(dev.last_seen), attachment=attachment(dev.attachment), ips=tuple(ips),
             neighbour=Neighbour(protocol=n.protocol, sys_name=n.sys_name, sys_desc=n.sys_desc,
                                 capabilities=n.capabilities, platform=n.platform, med_class=n.med_class,
-                                manufacturer=n.med_manufacturer, model=n.med_model) if n is not None else None,
+                                manufacturer=n.med_manufacturer, model=n.med_model, hardware=n.med_hardware,
+                                firmware=n.med_firmware, software=n.med_software) if n is not None else None,
             classification=d.classification, risk=risk,
             flags=tuple(flags),
         )

@@ -22,8 +22,9 @@ from sensor.config import Config
 from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.engine import Correlator
 from sensor.correlate.store import load_state, save_state, state_path
+from sensor.evidence.enrich import Evidence
 from sensor.metrics import Metrics
-from sensor.observations import Observation, PortRoleInfo, SwitchHealth, device_obs, event_obs, switch_obs
+from sensor.observations import Observation, PortRoleInfo, SwitchHealth, device_obs, event_obs, register_obs, switch_obs
 from sensor.sources import ToCorrelator
 
 log = structlog.get_logger("sensor.correlate")
@@ -45,7 +46,7 @@ class CorrelatorStage:
 
     def _ensure(self) -> Correlator:
         if self.correlator is None:
-            self.correlator = Correlator.from_config(self.cfg, load_state(self.path))
+            self.correlator = Correlator.from_config(self.cfg, load_state(self.path), evidence=load_evidence(self.cfg))
             log.info("correlator ready", devices=len(self.correlator.state.devices), state=str(self.path))
         return self.correlator
 
@@ -99,6 +100,12 @@ class CorrelatorStage:
         self.metrics.set("devices", sum(1 for r in out.records.values() if r.present))
         for mac, rec in out.devices:
             await self.observations.put(device_obs(mac, rec, now))
+        if corr.evidence is not None and corr.evidence.cache_resets:
+            self.metrics.set("advisory_cache_resets", corr.evidence.cache_resets)
+        if out.register is not None:
+            await self.observations.put(register_obs(out.register, now))
+            self.metrics.set("register_unseen", out.register.unseen)
+            self.metrics.set("register_shadows", out.register.shadows)
         for ev in out.events:
             await self.observations.put(event_obs(ev, now))
             self.metrics.inc(f"device_events.{ev.event}")
@@ -109,3 +116,39 @@ class CorrelatorStage:
 
 def _switch(item: ToCorrelator) -> str:
     return item.switch
+
+
+def load_evidence(cfg: Config) -> Evidence | None:
+    """The register and advisories the configuration names; a file that cannot be used is logged, not fatal."""
+    if cfg.register is None and cfg.advisories is None:
+        return None
+    from sensor.errors import SensorError
+    from sensor.evidence.io import load_advisories, load_register
+    from sensor.evidence.register import Settings
+
+    ev = Evidence()
+    if cfg.register is not None:
+        try:
+            parsed = load_register(cfg.register.file, {str(k): v for k, v in cfg.register.columns.items()})
+        except SensorError as e:
+            log.error("asset register not used", reason=str(e))
+        else:
+            if parsed.problems:
+                # The good rows are used; `sensor register check` lists every problem.
+                log.warning("asset register rows rejected", file=cfg.register.file, rejected=parsed.rejected,
+                            first=parsed.problems[0], problems=len(parsed.problems))
+            ev.register_rows, ev.register_file, ev.register_rejected = parsed.rows, cfg.register.file, parsed.rejected
+            ev.register_settings = Settings(unseen_after=float(cfg.register.unseen_after),
+                                            locations=cfg.register.locations)
+    if cfg.advisories is not None:
+        try:
+            loaded = load_advisories(cfg.advisories.dir)
+        except SensorError as e:
+            log.error("advisories not used", reason=str(e))
+        else:
+            for f, reason in loaded.unreadable:
+                log.warning("advisory not used", file=f, reason=reason)
+            log.info("advisories loaded", read=len(loaded.advisories), unreadable=len(loaded.unreadable),
+                     seconds=round(loaded.seconds, 3))
+            ev.advisories = loaded.index()
+    return ev
