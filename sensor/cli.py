@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "parse": ("sensor.commands.parse", "map a saved command output or NETCONF reply to facts"),
     "flows": ("sensor.commands.flows", "decode raw NetFlow/IPFIX datagrams (sensor flows decode FILE...)"),
     "lookup": ("sensor.commands.lookup", "a MAC's registry block and maker, and the class the rules give it"),
+    "policy": ("sensor.commands.policy", "segmentation policy: matrix, propose, diff, simulate, export"),
 }
 
 

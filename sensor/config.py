@@ -248,6 +248,9 @@ class PolicySection(Base, frozen=True):
     stale_after: Duration = Duration(14 * 86400)  # a rule not seen for this long is marked stale
     min_observations: Positive = 3  # fewer (windows x devices) and a flow is listed for review, not allowed
     max_hosts: Positive = 4  # more distinct peers than this in one zone and a rule names the zone
+    applications: dict[Annotated[str, msgspec.Meta(pattern=r"^(tcp|udp|sctp)/[0-9]{1,5}$")],
+                       Annotated[str, msgspec.Meta(min_length=1, max_length=64)]] = msgspec.field(
+        default_factory=dict)  # "tcp/5001" = "ASTM (analyzer to LIS)": site names for ports
     max_flows: Positive = 1_000_000  # entries in the observed matrix; the oldest are dropped beyond it
     workstation_classes: list[ClassName] | None = None  # deprecated: [[policy.zone]] workstations = true
     expected_vlans: dict[str, list[VlanId]] = msgspec.field(default_factory=dict)  # deprecated: zone vlans

@@ -22,12 +22,13 @@ import msgspec
 import structlog
 
 from collectors.flows import Decoder, FlowCollector, FlowListener, FlowTable, parse_listen
-from sensor.config import Config, FlowsSection
+from sensor.config import Config, FlowsSection, PolicySection
 from sensor.errors import SourceError
 from sensor.flows.baseline import Baselines, BaselineState
 from sensor.flows.conversations import Aggregator, DeviceConversations, DeviceDirectory, StaticDirectory
 from sensor.metrics import Metrics
 from sensor.observations import event_obs, flows_obs
+from sensor.policy.matrix import load_matrix, save_matrix
 from sensor.sources import SourceContext
 
 log = structlog.get_logger("sensor.flows")
@@ -50,8 +51,10 @@ class FlowSource:
     continuous = True
 
     def __init__(self, flows: FlowsSection, state_dir: str | Path, *, directory: DeviceDirectory | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, policy: PolicySection | None = None) -> None:
         self.cfg = flows
+        self.policy_cfg = policy or PolicySection()
+        self.state_dir = Path(state_dir)
         self.dir = Path(state_dir) / "flows"
         self.directory: DeviceDirectory = directory or StaticDirectory(medical=flows.medical)
         self.clock = clock
@@ -66,6 +69,9 @@ class FlowSource:
             it_management=flows.it_management, learning_period=flows.learning_period, realert=flows.realert,
             volume_factor=flows.volume_factor, volume_min_bytes=flows.volume_min_bytes,
             max_devices=flows.max_devices, max_peers=flows.max_peers_per_device)
+        # The observed communication matrix the segmentation policy is proposed from.
+        self.matrix = load_matrix(self.state_dir, window=float(self.policy_cfg.window),
+                                  max_entries=self.policy_cfg.max_flows)
         self.listener: FlowListener | None = None
         self.window_start: float | None = None
         self._synced: dict[str, int] = {}
@@ -119,6 +125,11 @@ class FlowSource:
                                                                          list[dict[str, Any]]]:
         convs = self.aggregator.summarize(table, start, end)
         events = self.baselines.update(convs, end)
+        dropped = self.matrix.state.dropped
+        self.matrix.add_window(convs, end)
+        if self.matrix.state.dropped > dropped:
+            log.warning("observed matrix full: conversations not recorded", dropped=self.matrix.state.dropped - dropped,
+                        max_flows=self.policy_cfg.max_flows)
         return convs, events
 
     async def finish_window(self, ctx: SourceContext) -> None:
@@ -142,6 +153,7 @@ class FlowSource:
         ctx.metrics.inc("flows.windows")
         ctx.metrics.inc("flows.anomalies", len(events))
         ctx.metrics.set("flows.devices", len(convs))
+        ctx.metrics.set("policy.matrix_entries", len(self.matrix.index))
         ctx.metrics.set("flows.keys_last_window", len(table))
         self.sync_metrics(ctx.metrics)
         self.persist()
@@ -191,6 +203,7 @@ class FlowSource:
                 _write_atomic(self.dir / "templates.json", json.dumps(self.decoder.dump_state()).encode())
                 self.decoder.templates_changed = False
             _write_atomic(self.dir / "baseline.json", msgspec.json.encode(self.baselines.state))
+            save_matrix(self.matrix, self.state_dir)
         except OSError as e:
             log.warning("cannot write flow state", dir=str(self.dir), error=str(e))
 
@@ -203,4 +216,4 @@ def flow_sources(cfg: Config, directory: DeviceDirectory | None = None) -> list[
     """The flow source, when the configuration has a [flows] section."""
     if cfg.flows is None:
         return []
-    return [FlowSource(cfg.flows, cfg.sensor.state_dir, directory=directory)]
+    return [FlowSource(cfg.flows, cfg.sensor.state_dir, directory=directory, policy=cfg.policy)]
