@@ -750,6 +750,9 @@ def summary_lines(cfg: Config) -> Iterable[str]:
         exporters = ", ".join(f.allowed_exporters) or "no exporter allowed yet"
         parts.append(f"flows on {', '.join(f.listen)} from {exporters}, window {format_duration(f.window)}")
     yield "sources: " + "; ".join(parts)
+    pol = cfg.policy
+    yield (f"policy: {len(pol.zone)} zone table(s) configured, matrix window {format_duration(pol.window)}, "
+           + (f"approved policy {pol.file}" if pol.file else "no approved policy file yet"))
 
 
 def format_duration(seconds: float) -> str:

@@ -20,6 +20,11 @@ def run(args: argparse.Namespace) -> int:
         from sensor.correlate.engine import classifier_from
 
         classifier_from(cfg)
+        # The approved segmentation policy is checked like the configuration: file, line, key.
+        if cfg.policy.file:
+            from sensor.policy.document import load_policy
+
+            load_policy(cfg.policy.file)
     except ConfigError as e:
         for problem in e.problems:
             print(problem, file=sys.stderr)
