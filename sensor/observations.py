@@ -13,7 +13,7 @@ import msgspec
 
 SCHEMA = "edge-sensor/v1"
 
-Kind = Literal["status", "device", "event", "switch", "flows", "health"]
+Kind = Literal["status", "device", "event", "switch", "flows", "health", "policy"]
 
 
 class Observation(msgspec.Struct, frozen=True, kw_only=True):
@@ -114,6 +114,11 @@ def device_obs(mac: str, data: Any, at: float) -> Observation:
 def flows_obs(data: Any, at: float) -> Observation:
     """One device's conversation summary for one window."""
     return Observation(kind="flows", topic="flows", data=data, observed_at=at)
+
+
+def policy_obs(data: Any, at: float) -> Observation:
+    """The approved policy the sensor watches (retained): version, hash, per-zone summary."""
+    return Observation(kind="policy", topic="policy", data=data, retain=True, observed_at=at)
 
 
 def event_obs(data: Any, at: float) -> Observation:

@@ -12,7 +12,7 @@ import importlib.resources
 import json
 import sys
 
-NAMES = ("status", "health", "switch", "device", "event", "flows")
+NAMES = ("status", "health", "switch", "device", "event", "flows", "policy")
 
 
 def generate(name: str) -> dict[str, object]:

@@ -27,8 +27,9 @@ from sensor.errors import SourceError
 from sensor.flows.baseline import Baselines, BaselineState
 from sensor.flows.conversations import Aggregator, DeviceConversations, DeviceDirectory, StaticDirectory
 from sensor.metrics import Metrics
-from sensor.observations import event_obs, flows_obs
+from sensor.observations import event_obs, flows_obs, policy_obs
 from sensor.policy.matrix import load_matrix, save_matrix
+from sensor.policy.watch import PolicyWatch
 from sensor.sources import SourceContext
 
 log = structlog.get_logger("sensor.flows")
@@ -72,6 +73,9 @@ class FlowSource:
         # The observed communication matrix the segmentation policy is proposed from.
         self.matrix = load_matrix(self.state_dir, window=float(self.policy_cfg.window),
                                   max_entries=self.policy_cfg.max_flows)
+        # With an approved policy, every window is checked against it.
+        self.watch = (PolicyWatch(self.policy_cfg.file, self.state_dir, realert=float(flows.realert))
+                      if self.policy_cfg.file else None)
         self.listener: FlowListener | None = None
         self.window_start: float | None = None
         self._synced: dict[str, int] = {}
@@ -130,6 +134,9 @@ class FlowSource:
         if self.matrix.state.dropped > dropped:
             log.warning("observed matrix full: conversations not recorded", dropped=self.matrix.state.dropped - dropped,
                         max_flows=self.policy_cfg.max_flows)
+        if self.watch is not None:
+            self.watch.reload()
+            events = events + self.watch.check(convs, end)
         return convs, events
 
     async def finish_window(self, ctx: SourceContext) -> None:
@@ -143,15 +150,25 @@ class FlowSource:
         for dc in convs:
             await ctx.emit(flows_obs(msgspec.to_builtins(dc), end))
         for ev in events:
-            ctx.log.info("flow anomaly", device=ev["device"], peer=ev["peer"],
-                         reasons=[r["rule"] for r in ev["reasons"]])
+            if ev["event"] == "policy_violation":
+                ctx.log.info("policy violation", device=ev["device"], peer=ev["peer"], rule=ev["rule"])
+            else:
+                ctx.log.info("flow anomaly", device=ev["device"], peer=ev["peer"],
+                             reasons=[r["rule"] for r in ev["reasons"]])
             await ctx.emit(event_obs(ev, end))
+        if self.watch is not None and self.watch.digest != self.watch.published:
+            summary = self.watch.summary()
+            if summary is not None:
+                await ctx.emit(policy_obs(summary, end))
+                self.watch.published = self.watch.digest
         if table.overflow_records:
             ctx.log.warning("flow table full: records dropped", dropped=table.overflow_records,
                             max_flows_per_window=self.cfg.max_flows_per_window)
         ctx.metrics.inc("flows.overflow_records", table.overflow_records)
         ctx.metrics.inc("flows.windows")
-        ctx.metrics.inc("flows.anomalies", len(events))
+        violations = sum(ev["event"] == "policy_violation" for ev in events)
+        ctx.metrics.inc("flows.anomalies", len(events) - violations)
+        ctx.metrics.inc("policy.violations", violations)
         ctx.metrics.set("flows.devices", len(convs))
         ctx.metrics.set("policy.matrix_entries", len(self.matrix.index))
         ctx.metrics.set("flows.keys_last_window", len(table))
@@ -204,6 +221,8 @@ class FlowSource:
                 self.decoder.templates_changed = False
             _write_atomic(self.dir / "baseline.json", msgspec.json.encode(self.baselines.state))
             save_matrix(self.matrix, self.state_dir)
+            if self.watch is not None:
+                self.watch.persist()
         except OSError as e:
             log.warning("cannot write flow state", dir=str(self.dir), error=str(e))
 
