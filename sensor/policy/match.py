@@ -55,6 +55,8 @@ class _Compiled:
 class Matcher:
     doc: PolicyDoc
     _zone_nets: list[tuple[Network, str]] = field(default_factory=list)
+    _zone_hosts: dict[str, set[str]] = field(default_factory=dict)
+    _verdicts: dict[tuple[str, str, int, int], Verdict] = field(default_factory=dict)
     _protected: frozenset[str] = frozenset()
     _index: dict[tuple[int, int], list[_Compiled]] = field(default_factory=dict)
     _addr: dict[str, tuple[ipaddress.IPv4Address | ipaddress.IPv6Address | None, frozenset[str]]] = field(
@@ -62,8 +64,13 @@ class Matcher:
 
     def __post_init__(self) -> None:
         zones = {z.name: [ipaddress.ip_network(a, strict=False) for a in z.addresses] for z in self.doc.zone}
-        self._zone_nets = sorted(((n, name) for name, ns in zones.items() for n in ns),
-                                 key=lambda t: -t[0].prefixlen)
+        # Hosts (the most of a zone's addresses) by exact address; only real prefixes are scanned.
+        for name, ns in zones.items():
+            for n in ns:
+                if n.prefixlen == n.max_prefixlen:
+                    self._zone_hosts.setdefault(str(n.network_address), set()).add(name)
+                else:
+                    self._zone_nets.append((n, name))
         self._protected = frozenset(z.name for z in self.doc.zone if z.protected)
         for r in self.doc.approved():
             sn, sz = _nets(r.source, zones)
@@ -81,8 +88,9 @@ class Matcher:
                 a: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(ip)
             except ValueError:
                 a = None
-            names = frozenset(n for net, n in self._zone_nets if a is not None and a.version == net.version
-                              and a in net)
+            found = set(self._zone_hosts.get(str(a), ())) if a is not None else set()
+            found.update(n for net, n in self._zone_nets if a is not None and a.version == net.version and a in net)
+            names = frozenset(found)
             r = (a, names)
             if len(self._addr) < 1_000_000:
                 self._addr[ip] = r
@@ -96,6 +104,17 @@ class Matcher:
         return addr is not None and any(addr.version == n.version and addr in n for n in nets)
 
     def check(self, client: str, server: str, proto: int, port: int) -> Verdict:
+        # The same conversations come back every window: decide each once per policy.
+        key = (client, server, proto, port)
+        v = self._verdicts.get(key)
+        if v is None:
+            v = self._check(client, server, proto, port)
+            if len(self._verdicts) >= 1_000_000:
+                self._verdicts.clear()
+            self._verdicts[key] = v
+        return v
+
+    def _check(self, client: str, server: str, proto: int, port: int) -> Verdict:
         ca, cz = self._lookup(client)
         sa, sz = self._lookup(server)
         czn = min(cz) if cz else "external"
