@@ -37,6 +37,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--json", action="store_true", help="one JSON array of rows")
     p = add("propose", "write the proposed policy, keeping every decision already made")
     p.add_argument("--out", metavar="PATH", help="where to write it (default: STATE_DIR/policy/proposed.toml)")
+    a = add("approve", "record a review decision on rules of the proposal (or edit the file by hand)")
+    a.add_argument("--by", required=True, help="who decides, e.g. \"biomed:ana\"")
+    a.add_argument("--ticket", default="", help="the change ticket")
+    a.add_argument("--comment", default="", help="why (required for a rule listed for review)")
+    a.add_argument("--reject", action="store_true", help="reject instead of approve")
+    which = a.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", action="append", help="a rule's id (repeatable)")
+    which.add_argument("--all", action="store_true", help='every undecided rule of kind "allow" (not those for review)')
+    a.add_argument("--file", metavar="PATH", help="the policy file to edit (default: STATE_DIR/policy/proposed.toml)")
+    a.add_argument("--to", metavar="PATH", help="write the result here instead (e.g. the approved file)")
     d = add("diff", "what changed between the proposal and the approved policy")
     d.add_argument("--proposed", metavar="PATH", help="default: STATE_DIR/policy/proposed.toml")
     d.add_argument("--approved", metavar="PATH", help="default: [policy] file")
@@ -162,6 +172,38 @@ def _propose(cfg: Config, args: argparse.Namespace) -> int:
         print(f"  [{r.kind} {r.state}{' stale' if r.stale else ''}] {_rule_text(r)}")
     print(f"{len(allow)} rule(s) to allow, {len(review)} listed for review, {len(prop.new)} new, "
           f"{len(prop.stale)} stale; {prop.out_of_scope} conversation(s) touch no protected zone")
+    return 0
+
+
+def _approve(cfg: Config, args: argparse.Namespace) -> int:
+    import msgspec
+
+    from sensor.policy.propose import iso
+
+    src = _proposed_path(cfg, args.file)
+    doc = load_policy(src)
+    ids = set(args.id or ())
+    unknown = ids - {r.id for r in doc.rule}
+    if unknown:
+        raise SensorError(f"no rule with id {', '.join(sorted(unknown))} in {src}: copy ids from the file")
+    state = "rejected" if args.reject else "approved"
+    now = iso(time.time())
+    changed = 0
+    rules = []
+    for r in doc.rule:
+        pick = r.id in ids if ids else (r.kind == "allow" and r.state == "proposed")
+        if pick:
+            if r.kind == "review" and state == "approved" and not args.comment:
+                raise SensorError(f"rule {r.id} is listed for review ({r.why}): give --comment saying why to allow it")
+            r = msgspec.structs.replace(r, state=state, by=args.by, at=now, ticket=args.ticket or r.ticket,
+                                        comment=args.comment or r.comment)
+            changed += 1
+        rules.append(r)
+    out = Path(args.to) if args.to else src
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(dump_policy(msgspec.structs.replace(doc, rule=rules)), encoding="utf-8")
+    tmp.replace(out)
+    print(f"{changed} rule(s) {state} by {args.by}; written to {out}")
     return 0
 
 

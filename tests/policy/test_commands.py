@@ -75,7 +75,14 @@ def test_propose_diff_simulate_export(site: Path, tmp_path: Path) -> None:
     assert "4 rule(s) to allow, 1 listed for review, 5 new, 0 stale" in r.stdout
     proposed = tmp_path / "state" / "policy" / "proposed.toml"
     approved = tmp_path / "approved.toml"
-    approve_all(proposed, approved)
+    r = run("policy", "approve", "-c", str(site), "--all", "--by", "biomed", "--ticket", "CHG-7", "--to",
+            str(approved))
+    assert r.returncode == 0 and "4 rule(s) approved by biomed" in r.stdout, r.stderr
+    review_id = f"host:10.30.0.21/32>host:{sc.OUTSIDE}/32:tcp/443"
+    r = run("policy", "approve", "-c", str(site), "--id", review_id, "--by", "biomed", "--file", str(approved))
+    assert r.returncode == 1 and "listed for review" in r.stderr and "--comment" in r.stderr
+    r = run("policy", "approve", "-c", str(site), "--id", "nope", "--by", "biomed")
+    assert r.returncode == 1 and "no rule with id nope" in r.stderr
     r = run("check-config", str(site))
     assert r.returncode == 0, r.stderr
     r = run("policy", "diff", "-c", str(site))
