@@ -146,6 +146,10 @@ class FlowSource:
         self.window_start = end
         convs, events = self.window(table, start, end)
         self.directory.add_window(convs)
+        violators = [m for ev in events if ev["event"] == "policy_violation"
+                     for m in (ev["mac"], self.directory.resolve(ev["peer"]["ip"])) if m]
+        if violators:
+            self.directory.add_violations(violators)
         self.last_conversations, self.last_events = convs, events
         for dc in convs:
             await ctx.emit(flows_obs(msgspec.to_builtins(dc), end))

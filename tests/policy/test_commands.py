@@ -74,6 +74,7 @@ def test_propose_diff_simulate_export(site: Path, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "4 rule(s) to allow, 1 listed for review, 5 new, 0 stale" in r.stdout
     proposed = tmp_path / "state" / "policy" / "proposed.toml"
+    assert proposed.read_text().count("[[rule]]") == 5
     approved = tmp_path / "approved.toml"
     r = run("policy", "approve", "-c", str(site), "--all", "--by", "biomed", "--ticket", "CHG-7", "--to",
             str(approved))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -102,3 +103,22 @@ def test_retained_policy_message_and_reload(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace('\nstate = "approved"', '\nstate = "rejected"', 1))
     os.utime(path, (T0 + 1, T0 + 1))
     assert w.reload() and w.digest != first and w.summary()["approved_rules"] == 3  # type: ignore[index]
+
+
+def test_violations_feed_the_risk_score() -> None:
+    from sensor.classify.risk import Policy, assess
+    from sensor.correlate.directory import DeviceDirectory
+    from sensor.correlate.model import Classification
+
+    d = DeviceDirectory(internal_prefixes=sc.INTERNAL)
+    d.add_window([c for _, convs in sc.windows(1, T0) for c in convs])
+    pump = "58:42:e4:00:00:22"
+    d.add_violations([pump, pump, "3c:52:82:00:00:11"])
+    hints = d.flow_hints()
+    assert hints[pump].policy_violations == 2 and hints[pump].uses  # the ports learned are kept
+    c = Classification(device_class="infusion_pump", label="Infusion pump", medical=True)
+    before = assess(c, 5, 30, None, Policy(), dataclasses.replace(hints[pump], policy_violations=0))
+    after = assess(c, 5, 30, None, Policy(), hints[pump])
+    (f,) = [f for f in after.factors if f.name == "policy_violations"]
+    assert f.points == 15 and "2 conversation(s)" in f.detail
+    assert after.score == before.score + 15
