@@ -9,9 +9,10 @@ policy's scope (a router keeps routing everything else). Zone-based firewalls (P
 Alto, SRX, FortiGate) get one filter per (from zone, to zone) pair, allow terms then
 a deny. Palo Alto rules carry App-IDs for the named clinical applications.
 
-The nftables output is one ``table inet filtering_policies`` with a base chain on the
-``forward`` hook (policy drop; established and related replies accepted), ready for
-``nft -f`` on a Linux router.
+The nftables output is one table ``filtering_policies`` (family ``ip``, or ``inet`` when
+the policy has IPv6 addresses) with a base chain on the ``forward`` hook (policy drop;
+established and related replies accepted), for ``nft -f`` on a Linux router; loading it
+again replaces the table in one transaction.
 """
 
 from __future__ import annotations
@@ -213,7 +214,20 @@ def export(doc: PolicyDoc, fmt: str, *, mud_base_url: str = "https://mud.example
         raise ExportError(f"Aerleon could not compile the policy for {fmt}: {e}") from None
     if not out:
         raise ExportError(f"Aerleon produced nothing for {fmt}")
-    return "\n".join(out[k] for k in sorted(out))
+    text = "\n".join(out[k] for k in sorted(out))
+    if fmt == "nftables":
+        text = _atomic_nft(text)
+    return text
+
+
+def _atomic_nft(text: str) -> str:
+    """Make ``nft -f`` replace the table in one transaction: create it if missing, delete, define."""
+    m = re.search(r"^table (ip6?|inet) (\S+) \{", text, re.M)
+    if m is None:
+        raise ExportError("Aerleon's nftables output has no table: cannot make it reloadable")
+    fam, name = m.group(1), m.group(2)
+    return (f"# edge-sensor: loading this file replaces table {fam} {name} atomically (nft -f)\n"
+            f"table {fam} {name}\ndelete table {fam} {name}\n\n{text}")
 
 
 def to_csv(doc: PolicyDoc) -> str:

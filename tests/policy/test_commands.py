@@ -74,7 +74,7 @@ def test_propose_diff_simulate_export(site: Path, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "4 rule(s) to allow, 1 listed for review, 5 new, 0 stale" in r.stdout
     proposed = tmp_path / "state" / "policy" / "proposed.toml"
-    assert proposed.read_text().count("[[rule]]") == 5
+    assert proposed.read_text().count("\n[[rule]]\n") == 5
     approved = tmp_path / "approved.toml"
     r = run("policy", "approve", "-c", str(site), "--all", "--by", "biomed", "--ticket", "CHG-7", "--to",
             str(approved))
@@ -114,6 +114,15 @@ def test_propose_diff_simulate_export(site: Path, tmp_path: Path) -> None:
         pytest.skip("nft not installed (Debian package nftables): the ruleset was not checked by nft -c")
     r2 = subprocess.run(["nft", "-c", "-f", str(tmp_path / "out.nftables")], capture_output=True, text=True)
     assert r2.returncode == 0, r2.stderr
+    # Loaded for real, twice (a re-export replaces the table), in a network namespace of our own.
+    nft = tmp_path / "out.nftables"
+    r3 = subprocess.run(["unshare", "--net", "sh", "-c", f"nft -f {nft} && nft -f {nft} && nft list ruleset"],
+                        capture_output=True, text=True)
+    if r3.returncode != 0 and "Operation not permitted" in r3.stderr:
+        pytest.skip(f"cannot create a network namespace here: {r3.stderr.strip()}")
+    assert r3.returncode == 0, r3.stderr
+    assert r3.stdout.count("chain root0") == 1 and "hook forward priority filter; policy drop;" in r3.stdout
+    assert "tcp dport 2575 ct state new accept" in r3.stdout
 
 
 def test_check_config_reports_policy_file_errors(site: Path, tmp_path: Path) -> None:
