@@ -21,7 +21,7 @@ from sensor.errors import ConfigError, SensorError
 from sensor.policy.apps import PROTO_NAMES, service_text
 from sensor.policy.apps import configure as configure_apps
 from sensor.policy.document import PolicyDoc, Rule, dump_policy, load_policy
-from sensor.policy.matrix import Entry, load_matrix
+from sensor.policy.matrix import Entry, load_matrix, matrix_path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +73,7 @@ def _approved_path(cfg: Config, given: str | None) -> Path:
 
 
 def _proposed_path(cfg: Config, given: str | None) -> Path:
-    return Path(given) if given else cfg.state_path / "policy" / "proposed.toml"
+    return Path(given) if given else Path(cfg.sensor.state_dir) / "policy" / "proposed.toml"
 
 
 def _entries(cfg: Config) -> list[Entry]:
@@ -129,8 +129,8 @@ def _matrix(cfg: Config, args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=1))
         return 0
     if not rows:
-        print(f"no conversations observed yet in {cfg.state_path / 'policy' / 'matrix.json'}: the flow source "
-              f"fills it every window")
+        print(f"no conversations observed yet in {matrix_path(cfg.sensor.state_dir)}: the flow source fills it "
+              f"every window")
         return 0
     zone = None
     for r in rows:
@@ -151,8 +151,8 @@ def _propose(cfg: Config, args: argparse.Namespace) -> int:
     previous = [d for d in (_load_doc(out), _load_doc(Path(cfg.policy.file)) if cfg.policy.file else None) if d]
     entries = _entries(cfg)
     if not entries:
-        print(f"sensor policy propose: no conversations observed yet ({cfg.state_path / 'policy' / 'matrix.json'}):"
-              f" run the sensor with [flows] for a while first", file=sys.stderr)
+        print(f"sensor policy propose: no conversations observed yet ({matrix_path(cfg.sensor.state_dir)}): "
+              f"run the sensor with [flows] for a while first", file=sys.stderr)
         return 1
     prop = propose(entries, _placer(cfg, entries), cfg.policy, now=time.time(), previous=previous,
                    site=cfg.sensor.site, sensor=cfg.sensor.id)

@@ -156,3 +156,23 @@ def test_aclcheck_permits_observed_and_denies_unobserved(site: Path, tmp_path: P
     assert action("10.30.0.21", "198.51.100.9", 443, "tcp") == "deny"  # pump to the outside
     assert action("10.30.0.21", sc.OUTSIDE, 443, "tcp") == "deny"  # the one-off was for review, not approved
     assert action("10.40.0.11", sc.FILES, 445, "tcp") == "accept"  # outside the policy's scope
+
+
+def test_empty_state_and_unapproved_policy_explain_themselves(tmp_path: Path) -> None:
+    cfg = tmp_path / "sensor.toml"
+    cfg.write_text(f'[sensor]\nsite = "lab"\nstate_dir = "{tmp_path / "state"}"\n')
+    r = run("policy", "matrix", "-c", str(cfg))
+    assert r.returncode == 0 and "no conversations observed yet" in r.stdout
+    r = run("policy", "propose", "-c", str(cfg))
+    assert r.returncode == 1 and "run the sensor with [flows] for a while first" in r.stderr
+    r = run("policy", "simulate", "-c", str(cfg))
+    assert r.returncode == 1 and "no approved policy: set [policy] file" in r.stderr
+    # a proposal nobody approved yet cannot be exported
+    m = Matrix()
+    for end, convs in sc.windows(3, time.time() - 900):
+        m.add_window(convs, end)
+    save_matrix(m, tmp_path / "state")
+    assert run("policy", "propose", "-c", str(cfg)).returncode == 0
+    proposed = tmp_path / "state" / "policy" / "proposed.toml"
+    r = run("policy", "export", "-c", str(cfg), "--policy", str(proposed), "--format", "cisco")
+    assert r.returncode == 1 and "no approved rule: review it" in r.stderr
