@@ -36,7 +36,7 @@ from sensor.config import PolicySection  # noqa: E402
 from sensor.flows.baseline import Baselines, BaselineState  # noqa: E402
 from sensor.flows.conversations import Aggregator, StaticDirectory  # noqa: E402
 from sensor.policy.document import dump_policy  # noqa: E402
-from sensor.policy.matrix import Entry, Matrix, MatrixState, load_matrix, save_matrix  # noqa: E402
+from sensor.policy.matrix import Entry, Matrix, MatrixState, load_matrix, matrix_path, save_matrix  # noqa: E402
 from sensor.policy.propose import Placer, inventory, propose, served_servers  # noqa: E402
 from sensor.policy.watch import PolicyWatch  # noqa: E402
 from sensor.policy.zones import Zoning  # noqa: E402
@@ -201,6 +201,9 @@ def bench_watch(section: PolicySection, path: Path, devs: dict[str, tuple[str, s
     matrix.add_window(dcs, now + seconds)
     watch.check(dcs, now + seconds)
     c5 = time.process_time()
+    save_matrix(matrix, path.parent / "watch-state")  # the flow source persists it after every window
+    watch.persist()
+    c6 = time.process_time()
     window_cpu = c2 - c0
     policy_cpu = c4 - c2
     print(f"watch: one {seconds:g} s window at {rate} records/s = {n} records, {len(table)} distinct flows, "
@@ -210,6 +213,8 @@ def bench_watch(section: PolicySection, path: Path, devs: dict[str, tuple[str, s
           f"{policy_cpu:.3f} s = {100 * policy_cpu / window_cpu:.1f}% of the window's CPU")
     print(f"  next window (same conversations): matrix fold + policy check {c5 - c4:.3f} s = "
           f"{100 * (c5 - c4) / window_cpu:.1f}%")
+    print(f"  persisting the matrix and the watch state: {c6 - c5:.3f} s "
+          f"({matrix_path(path.parent / 'watch-state').stat().st_size / 1e6:.1f} MB)")
     per_300 = (c1 - c0) / seconds * 300 + (c2 - c1)  # decoding grows with the window, the table is capped
     print(f"  for the default 300 s window (decode x{300 / seconds:g}, table capped at 200,000 flows): "
           f"first window ~{100 * policy_cpu / per_300:.2f}%, next ~{100 * (c5 - c4) / per_300:.2f}%")
