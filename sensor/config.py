@@ -216,11 +216,44 @@ class ClassificationSection(Base, frozen=True):
     override: list[ClassificationOverride] = msgspec.field(default_factory=list)
 
 
-class PolicySection(Base, frozen=True):
-    """Where device classes belong; a medical device on a VLAN holding workstations is a flat network."""
+class ZoneSection(Base, frozen=True):
+    """One zone by clinical function: a default zone extended or a new one, and who belongs to it.
 
-    workstation_classes: list[ClassName] = msgspec.field(default_factory=lambda: ["workstation"])
-    expected_vlans: dict[str, list[VlanId]] = msgspec.field(default_factory=dict)
+    A device's zone is decided by the most specific match: MAC, then switch port, then
+    host address, then subnet (longest prefix), then device class, then the default.
+    """
+
+    name: ClassName
+    label: str = ""
+    protected: bool | None = None  # whose traffic the policy governs; default: the medical zones
+    workstations: bool | None = None  # its devices count as workstations for the flat-network finding
+    classes: list[ClassName] = msgspec.field(default_factory=list)
+    subnets: list[str] = msgspec.field(default_factory=list)
+    hosts: list[str] = msgspec.field(default_factory=list)
+    macs: list[MacText] = msgspec.field(default_factory=list)
+    ports: list[str] = msgspec.field(default_factory=list)  # "switch:port", e.g. "idf2-access-1:Gi1/0/5"
+    vlans: list[VlanId] = msgspec.field(default_factory=list)  # where its devices are expected
+
+
+class PolicySection(Base, frozen=True):
+    """Zones by clinical function, the observed matrix's window, and the approved policy file.
+
+    ``workstation_classes`` and ``expected_vlans`` are the older way to say where classes
+    belong; they keep working, and ``sensor check-config`` says how to move them into zones.
+    """
+
+    file: str | None = None  # the approved policy (TOML), under change control
+    zone: list[ZoneSection] = msgspec.field(default_factory=list)
+    window: Duration = Duration(30 * 86400)  # the observed communication matrix keeps this much
+    stale_after: Duration = Duration(14 * 86400)  # a rule not seen for this long is marked stale
+    min_observations: Positive = 3  # fewer (windows x devices) and a flow is listed for review, not allowed
+    max_hosts: Positive = 4  # more distinct peers than this in one zone and a rule names the zone
+    applications: dict[Annotated[str, msgspec.Meta(pattern=r"^(tcp|udp|sctp)/[0-9]{1,5}$")],
+                       Annotated[str, msgspec.Meta(min_length=1, max_length=64)]] = msgspec.field(
+        default_factory=dict)  # "tcp/5001" = "ASTM (analyzer to LIS)": site names for ports
+    max_flows: Positive = 1_000_000  # entries in the observed matrix; the oldest are dropped beyond it
+    workstation_classes: list[ClassName] | None = None  # deprecated: [[policy.zone]] workstations = true
+    expected_vlans: dict[str, list[VlanId]] = msgspec.field(default_factory=dict)  # deprecated: zone vlans
 
 
 class FlowsSection(Base, frozen=True):
@@ -515,6 +548,7 @@ def _semantic_checks(cfg: Config, out: _Collector) -> None:
     seen: dict[str, int] = {}
     if cfg.flows is not None:
         _check_flows(cfg.flows, out)
+    _check_zones(cfg.policy, out)
     for i, sw in enumerate(cfg.switch):
         p: KeyPath = ("switch", i)
         if sw.name in seen:
@@ -579,6 +613,33 @@ def _check_flows(f: FlowsSection, out: _Collector) -> None:
                     f'expected an exporter address like "10.20.0.11", got "{exporter}"')
     if f.window < 1:
         out.add(("flows", "window"), "the window must be at least 1s")
+
+
+def _check_zones(p: PolicySection, out: _Collector) -> None:
+    import ipaddress
+
+    names: dict[str, int] = {}
+    for i, z in enumerate(p.zone):
+        path: KeyPath = ("policy", "zone", i)
+        if z.name in names:
+            out.add((*path, "name"), f'"{z.name}" is already zone[{names[z.name] + 1}]: give each zone one table')
+        names.setdefault(z.name, i)
+        if z.name == "external" and (z.classes or z.macs or z.ports or z.hosts or z.subnets):
+            out.add((*path, "name"), 'zone "external" is what lies outside [flows] internal: change internal instead')
+        for j, net in enumerate(z.subnets):
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                out.add((*path, "subnets", j), f'expected a prefix like "10.20.30.0/24", got "{net}"')
+        for j, host in enumerate(z.hosts):
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                out.add((*path, "hosts", j), f'expected an address like "10.20.30.5", got "{host}"')
+        for j, port in enumerate(z.ports):
+            switch, sep, name = port.partition(":")
+            if not sep or not switch or not name:
+                out.add((*path, "ports", j), f'expected "switch:port" like "idf2-access-1:Gi1/0/5", got "{port}"')
 
 
 def _check_ssh(s: CliSection | NetconfSection, p: KeyPath, out: _Collector) -> None:
@@ -725,6 +786,9 @@ def summary_lines(cfg: Config) -> Iterable[str]:
                "`sensor register check` validates it)")
     if cfg.advisories is not None:
         yield f"advisories: CSAF documents in {cfg.advisories.dir} (`sensor advisories check` reads them)"
+    pol = cfg.policy
+    yield (f"policy: {len(pol.zone)} zone table(s) configured, matrix window {format_duration(pol.window)}, "
+           + (f"approved policy {pol.file}" if pol.file else "no approved policy file yet"))
 
 
 def format_duration(seconds: float) -> str:

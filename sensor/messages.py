@@ -48,6 +48,51 @@ class AnomalyEvent(msgspec.Struct, frozen=True, kw_only=True):
     window_end: float
 
 
+class PolicyViolationEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A conversation the approved segmentation policy does not allow, on ``events``."""
+
+    event: Literal["policy_violation"]
+    device: str  # MAC when known, else the address
+    mac: str | None
+    ip: str
+    peer: Peer
+    service: str  # "tcp/2575", "icmp"
+    application: str | None  # "HL7 MLLP", an IANA name, or None
+    zone: str | None  # the device's zone in the approved policy ("external" when in none)
+    peer_zone: str | None
+    bytes: int
+    packets: int
+    rule: str | None  # the approved rule for the same source and service that would have applied, if any
+    policy_version: int
+    policy_hash: str
+    window_start: float
+    window_end: float
+
+
+class ZoneSummary(msgspec.Struct, frozen=True, kw_only=True):
+    zone: str
+    label: str
+    protected: bool
+    devices: int
+    addresses: int
+    rules_from: int  # approved rules with this zone as source
+    rules_to: int
+
+
+class PolicySummary(msgspec.Struct, frozen=True, kw_only=True):
+    """The retained ``policy`` message: which approved policy the sensor watches."""
+
+    version: int
+    hash: str  # sha256 of the zones' addresses and the approved rules
+    file: str
+    generated_at: str | None
+    rules: int
+    approved_rules: int
+    rejected_rules: int
+    stale_rules: int
+    zones: list[ZoneSummary]
+
+
 class _Envelope(msgspec.Struct, frozen=True, kw_only=True):
     schema: SchemaName
     site: str
@@ -91,6 +136,18 @@ class AnomalyEventMessage(_Envelope, frozen=True, kw_only=True):
     data: AnomalyEvent
 
 
+class PolicyViolationMessage(_Envelope, frozen=True, kw_only=True):
+    kind: Literal["event"]
+    seq: int
+    data: PolicyViolationEvent
+
+
+class PolicyMessage(_Envelope, frozen=True, kw_only=True):
+    kind: Literal["policy"]
+    seq: int
+    data: PolicySummary
+
+
 class FlowsMessage(_Envelope, frozen=True, kw_only=True):
     kind: Literal["flows"]
     seq: int
@@ -109,9 +166,10 @@ MESSAGES: dict[str, tuple[type[msgspec.Struct], ...]] = {
     "health": (HealthMessage,),
     "switch": (SwitchMessage,),
     "device": (DeviceMessage,),
-    "event": (DeviceEventMessage, AnomalyEventMessage),
+    "event": (DeviceEventMessage, AnomalyEventMessage, PolicyViolationMessage),
     "flows": (FlowsMessage,),
     "register": (RegisterMessage,),
+    "policy": (PolicyMessage,),
 }
 
 

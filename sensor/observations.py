@@ -13,7 +13,7 @@ import msgspec
 
 SCHEMA = "edge-sensor/v1"
 
-Kind = Literal["status", "device", "event", "switch", "flows", "health", "register"]
+Kind = Literal["status", "device", "event", "switch", "flows", "health", "register", "policy"]
 
 
 class Observation(msgspec.Struct, frozen=True, kw_only=True):
@@ -119,6 +119,11 @@ def register_obs(data: Any, at: float) -> Observation:
 def flows_obs(data: Any, at: float) -> Observation:
     """One device's conversation summary for one window."""
     return Observation(kind="flows", topic="flows", data=data, observed_at=at)
+
+
+def policy_obs(data: Any, at: float) -> Observation:
+    """The approved policy the sensor watches (retained): version, hash, per-zone summary."""
+    return Observation(kind="policy", topic="policy", data=data, retain=True, observed_at=at)
 
 
 def event_obs(data: Any, at: float) -> Observation:

@@ -29,6 +29,7 @@ class FlowHints:
     peers: int = 0
     unexpected_peers: int = 0
     external_peers: int = 0
+    policy_violations: int = 0  # conversations the approved segmentation policy does not allow (events raised)
 
 
 @dataclass(frozen=True, slots=True)

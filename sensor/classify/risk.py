@@ -22,6 +22,7 @@ ON_SEGMENT = -25
 CLEARTEXT = 15
 EXTERNAL = 20
 UNEXPECTED_PEERS = 15
+POLICY_VIOLATION = 15
 UNKNOWN_MEDICAL_CRITICALITY = 4
 
 
@@ -89,5 +90,9 @@ def assess(c: Classification, criticality: int, vlan: int | None, peers: VlanPee
             factors.append(RiskFactor(name="unexpected_peers", points=round(k * UNEXPECTED_PEERS),
                                       detail=f"reachable from {flows.unexpected_peers} peer(s) beyond its "
                                              f"expected peers"))
+        if flows.policy_violations:
+            factors.append(RiskFactor(name="policy_violations", points=round(k * POLICY_VIOLATION),
+                                      detail=f"{flows.policy_violations} conversation(s) the approved segmentation "
+                                             f"policy does not allow"))
     score = max(0, min(100, sum(f.points for f in factors)))
     return Risk(score=score, level=level(score), factors=tuple(factors))  # type: ignore[arg-type]

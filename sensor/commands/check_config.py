@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sensor.config import load_config, summary_lines
+from sensor.config import Config, load_config, summary_lines
 from sensor.errors import ConfigError
 
 
@@ -20,6 +20,11 @@ def run(args: argparse.Namespace) -> int:
         from sensor.correlate.engine import classifier_from
 
         classifier_from(cfg)
+        # The approved segmentation policy is checked like the configuration: file, line, key.
+        if cfg.policy.file:
+            from sensor.policy.document import load_policy
+
+            load_policy(cfg.policy.file)
     except ConfigError as e:
         for problem in e.problems:
             print(problem, file=sys.stderr)
@@ -28,5 +33,21 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for line in summary_lines(cfg):
         print(line)
+    for hint in _policy_hints(cfg, args.file):
+        print(f"note: {hint}")
     print(f"{args.file}: OK")
     return 0
+
+
+def _policy_hints(cfg: Config, filename: str) -> list[str]:
+    from pathlib import Path
+
+    from sensor.config import LineIndex
+    from sensor.policy.zones import migration_hints
+
+    try:
+        index = LineIndex(Path(filename).read_text(encoding="utf-8"))
+    except OSError:
+        return []
+    lines = {k: index.line_of(("policy", k)) for k in ("workstation_classes", "expected_vlans")}
+    return migration_hints(cfg.policy, filename, lines)

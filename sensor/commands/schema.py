@@ -12,7 +12,7 @@ import importlib.resources
 import json
 import sys
 
-NAMES = ("status", "health", "switch", "device", "event", "flows", "register")
+NAMES = ("status", "health", "switch", "device", "event", "flows", "register", "policy")
 
 
 def generate(name: str) -> dict[str, object]:

@@ -78,5 +78,16 @@ class DeviceDirectory:
                 peers=max(old.peers, len(peers)),
                 unexpected_peers=old.unexpected_peers,
                 external_peers=max(old.external_peers, external),
+                policy_violations=old.policy_violations,
             )
+        self._hints = hints
+
+    def add_violations(self, macs: Iterable[str]) -> None:
+        """Count policy violations per device (events are already rate-limited by the watcher)."""
+        hints = dict(self._hints)
+        for mac in macs:
+            old = hints.get(mac, FlowHints())
+            hints[mac] = FlowHints(serves=old.serves, uses=old.uses, peers=old.peers,
+                                   unexpected_peers=old.unexpected_peers, external_peers=old.external_peers,
+                                   policy_violations=old.policy_violations + 1)
         self._hints = hints

@@ -53,10 +53,17 @@ def settings_from(cfg: Config) -> CorrelatorConfig:
                       uplink_mac_threshold=c.uplink_mac_threshold),
         tracker=TrackerSettings(absence=float(c.absence), intervals={s.name: float(s.interval) for s in cfg.switch},
                                 flap_window=float(c.flap_window), forget_after=float(c.forget_after)),
-        policy=Policy(workstation_classes=frozenset(cfg.policy.workstation_classes),
-                      expected_vlans={k: frozenset(v) for k, v in cfg.policy.expected_vlans.items()}),
+        policy=_risk_policy(cfg),
         full_refresh=float(c.full_refresh),
     )
+
+
+def _risk_policy(cfg: Config) -> Policy:
+    # The zones say where classes belong (workstations, expected VLANs); one place for both.
+    from sensor.policy.zones import Zoning
+
+    zoning = Zoning.from_config(cfg.policy, cfg.flows.internal if cfg.flows else ())
+    return Policy(workstation_classes=zoning.workstation_classes, expected_vlans=zoning.expected_vlans())
 
 
 def classifier_from(cfg: Config, rules: Rules | None = None) -> Classifier:

@@ -46,6 +46,10 @@ class DeviceDirectory(Protocol):
         """One window's conversations, so the ports a device serves and uses feed classification."""
         ...
 
+    def add_violations(self, macs: Iterable[str]) -> None:
+        """Devices in policy_violation events (one MAC per event and end), so they feed the risk score."""
+        ...
+
 
 class StaticDirectory:
     """A directory from configuration alone: addresses -> MACs given, medical prefixes."""
@@ -66,6 +70,9 @@ class StaticDirectory:
 
     def add_window(self, conversations: Iterable[DeviceConversations]) -> None:
         """Nothing to feed back: configuration alone knows no classes."""
+
+    def add_violations(self, macs: Iterable[str]) -> None:
+        """Nothing to feed back: configuration alone keeps no risk."""
 
 
 class Conversation(msgspec.Struct, frozen=True, array_like=True):

@@ -22,12 +22,14 @@ import msgspec
 import structlog
 
 from collectors.flows import Decoder, FlowCollector, FlowListener, FlowTable, parse_listen
-from sensor.config import Config, FlowsSection
+from sensor.config import Config, FlowsSection, PolicySection
 from sensor.errors import SourceError
 from sensor.flows.baseline import Baselines, BaselineState
 from sensor.flows.conversations import Aggregator, DeviceConversations, DeviceDirectory, StaticDirectory
 from sensor.metrics import Metrics
-from sensor.observations import event_obs, flows_obs
+from sensor.observations import event_obs, flows_obs, policy_obs
+from sensor.policy.matrix import load_matrix, save_matrix
+from sensor.policy.watch import PolicyWatch
 from sensor.sources import SourceContext
 
 log = structlog.get_logger("sensor.flows")
@@ -50,8 +52,10 @@ class FlowSource:
     continuous = True
 
     def __init__(self, flows: FlowsSection, state_dir: str | Path, *, directory: DeviceDirectory | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, policy: PolicySection | None = None) -> None:
         self.cfg = flows
+        self.policy_cfg = policy or PolicySection()
+        self.state_dir = Path(state_dir)
         self.dir = Path(state_dir) / "flows"
         self.directory: DeviceDirectory = directory or StaticDirectory(medical=flows.medical)
         self.clock = clock
@@ -66,6 +70,12 @@ class FlowSource:
             it_management=flows.it_management, learning_period=flows.learning_period, realert=flows.realert,
             volume_factor=flows.volume_factor, volume_min_bytes=flows.volume_min_bytes,
             max_devices=flows.max_devices, max_peers=flows.max_peers_per_device)
+        # The observed communication matrix the segmentation policy is proposed from.
+        self.matrix = load_matrix(self.state_dir, window=float(self.policy_cfg.window),
+                                  max_entries=self.policy_cfg.max_flows)
+        # With an approved policy, every window is checked against it.
+        self.watch = (PolicyWatch(self.policy_cfg.file, self.state_dir, realert=float(flows.realert))
+                      if self.policy_cfg.file else None)
         self.listener: FlowListener | None = None
         self.window_start: float | None = None
         self._synced: dict[str, int] = {}
@@ -119,6 +129,14 @@ class FlowSource:
                                                                          list[dict[str, Any]]]:
         convs = self.aggregator.summarize(table, start, end)
         events = self.baselines.update(convs, end)
+        dropped = self.matrix.state.dropped
+        self.matrix.add_window(convs, end)
+        if self.matrix.state.dropped > dropped:
+            log.warning("observed matrix full: conversations not recorded", dropped=self.matrix.state.dropped - dropped,
+                        max_flows=self.policy_cfg.max_flows)
+        if self.watch is not None:
+            self.watch.reload()
+            events = events + self.watch.check(convs, end)
         return convs, events
 
     async def finish_window(self, ctx: SourceContext) -> None:
@@ -128,20 +146,35 @@ class FlowSource:
         self.window_start = end
         convs, events = self.window(table, start, end)
         self.directory.add_window(convs)
+        violators = [m for ev in events if ev["event"] == "policy_violation"
+                     for m in (ev["mac"], self.directory.resolve(ev["peer"]["ip"])) if m]
+        if violators:
+            self.directory.add_violations(violators)
         self.last_conversations, self.last_events = convs, events
         for dc in convs:
             await ctx.emit(flows_obs(msgspec.to_builtins(dc), end))
         for ev in events:
-            ctx.log.info("flow anomaly", device=ev["device"], peer=ev["peer"],
-                         reasons=[r["rule"] for r in ev["reasons"]])
+            if ev["event"] == "policy_violation":
+                ctx.log.info("policy violation", device=ev["device"], peer=ev["peer"], rule=ev["rule"])
+            else:
+                ctx.log.info("flow anomaly", device=ev["device"], peer=ev["peer"],
+                             reasons=[r["rule"] for r in ev["reasons"]])
             await ctx.emit(event_obs(ev, end))
+        if self.watch is not None and self.watch.digest != self.watch.published:
+            summary = self.watch.summary()
+            if summary is not None:
+                await ctx.emit(policy_obs(summary, end))
+                self.watch.published = self.watch.digest
         if table.overflow_records:
             ctx.log.warning("flow table full: records dropped", dropped=table.overflow_records,
                             max_flows_per_window=self.cfg.max_flows_per_window)
         ctx.metrics.inc("flows.overflow_records", table.overflow_records)
         ctx.metrics.inc("flows.windows")
-        ctx.metrics.inc("flows.anomalies", len(events))
+        violations = sum(ev["event"] == "policy_violation" for ev in events)
+        ctx.metrics.inc("flows.anomalies", len(events) - violations)
+        ctx.metrics.inc("policy.violations", violations)
         ctx.metrics.set("flows.devices", len(convs))
+        ctx.metrics.set("policy.matrix_entries", len(self.matrix.index))
         ctx.metrics.set("flows.keys_last_window", len(table))
         self.sync_metrics(ctx.metrics)
         self.persist()
@@ -191,6 +224,9 @@ class FlowSource:
                 _write_atomic(self.dir / "templates.json", json.dumps(self.decoder.dump_state()).encode())
                 self.decoder.templates_changed = False
             _write_atomic(self.dir / "baseline.json", msgspec.json.encode(self.baselines.state))
+            save_matrix(self.matrix, self.state_dir)
+            if self.watch is not None:
+                self.watch.persist()
         except OSError as e:
             log.warning("cannot write flow state", dir=str(self.dir), error=str(e))
 
@@ -203,4 +239,4 @@ def flow_sources(cfg: Config, directory: DeviceDirectory | None = None) -> list[
     """The flow source, when the configuration has a [flows] section."""
     if cfg.flows is None:
         return []
-    return [FlowSource(cfg.flows, cfg.sensor.state_dir, directory=directory)]
+    return [FlowSource(cfg.flows, cfg.sensor.state_dir, directory=directory, policy=cfg.policy)]

@@ -152,4 +152,4 @@ def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["$ref"] == "#/$defs/DeviceMessage" and "DeviceRecord" in doc["$defs"]
     assert doc["$defs"]["DeviceMessage"]["properties"]["data"] == {"$ref": "#/$defs/DeviceRecord"}
     assert main(["schema"]) == 0
-    assert set(json.loads(capsys.readouterr().out)) == {"status", "health", "switch", "device", "event", "flows", "register"}
+    assert set(json.loads(capsys.readouterr().out)) == {"status", "health", "switch", "device", "event", "flows", "register", "policy"}
