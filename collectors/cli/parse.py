@@ -186,6 +186,15 @@ def _parse_text(platform: str, command: str, kind: str, text: str, t: Tables) ->
             raise error
         MAPPERS[kind](records, t)
         return
+    if records and kind in ("lldp", "cdp") and is_detail(command):
+        # A detail template that loses its place (an entry without capabilities, a chassis ID that is
+        # no MAC) merges or drops neighbours: where the tolerant parser finds more, its reading is kept.
+        found = reader(strip_prompts(text))[0]
+        if len(found) > len(records):
+            MAPPERS[kind](found, t)
+            t.notes.append(f"{command}: {len(found)} neighbour(s) read by the {TOLERANT_NOTE}, where ntc-templates "
+                           f"found {len(records)} (lower confidence: fields recognised by their labels)")
+            return
     if records:
         extra = _missed(kind, records, reader(strip_prompts(text))[0])
         MAPPERS[kind](records + extra, t)
@@ -196,11 +205,13 @@ def _parse_text(platform: str, command: str, kind: str, text: str, t: Tables) ->
     found, understood = reader(strip_prompts(text))
     if error is not None and not found and not understood:
         raise ParseError(f"{error}; the {TOLERANT_NOTE} found no {kind} rows or header either") from None
+    before = len(getattr(t, kind) or [])
     MAPPERS[kind](found, t)
-    if found:
-        why = "has no template for this command" if error is not None and "no template" in str(error).lower() \
+    mapped = len(getattr(t, kind) or []) - before
+    if mapped:
+        why = "has no template for this command" if error is not None and "no template found" in str(error).lower() \
             else "could not parse this output" if error is not None else "matched nothing in this output"
-        t.notes.append(f'{command}: {len(found)} {kind} row(s) read by the {TOLERANT_NOTE} (ntc-templates {why}; '
+        t.notes.append(f'{command}: {mapped} {kind} row(s) read by the {TOLERANT_NOTE} (ntc-templates {why}; '
                        "lower confidence: columns recognised by header and value form)")
 
 
@@ -215,7 +226,12 @@ def _missed(kind: str, records: list[dict[str, Any]], found: list[dict[str, Any]
                 m = norm_mac(x) if isinstance(x, str) else None
                 if m is not None:
                     macs.add(m)
-    return [r for r in found if norm_mac(r.get("mac")) not in macs]
+    out = []
+    for r in found:
+        m = norm_mac(r.get("mac"))
+        if m is not None and m not in macs and not int(m[:2], 16) & 1:  # group addresses are never stations
+            out.append(r)
+    return out
 
 
 _TOLERANT: dict[str, Callable[[str], tuple[list[dict[str, Any]], bool]]] = {

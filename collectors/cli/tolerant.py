@@ -180,6 +180,9 @@ def _pick_port(toks: list[Token], cols: list[Column] | None, skip: set[int]) -> 
     if cols:
         under = [t for i, t in enumerate(toks) if i not in skip and column_of(t, cols).name == "port"]
         for t in under:
+            if is_ifname(t.text.strip(",")):
+                return t.text.strip(",")
+        for t in under:
             if t.text.lower() not in _NOT_PORTS and not t.text.startswith("["):
                 return t.text.strip(",")
         if under:
@@ -255,15 +258,15 @@ _PLATFORM_KEYS = ("platform",)
 _CAPS_KEYS = ("enabledcapabilities", "systemcapabilitiesenabled", "capabilitiesenabled", "enabledcaps",
               "capabilities", "syscapenabled")
 # Keys whose repetition starts the next neighbour (addresses and capabilities repeat within one).
-_IDENTITY = frozenset(_NAME_KEYS + _LOCAL_KEYS + _PORT_KEYS + _CHASSIS_KEYS) - {"port"}
+_IDENTITY = frozenset(_NAME_KEYS + _LOCAL_KEYS + _CHASSIS_KEYS) - {"port"}
 _KV = re.compile(r"^\s*[-*]?\s*([A-Za-z][A-Za-z0-9 ()/_.\-]{0,40}?)\s*[:=]\s*(.*?)\s*$")
-_HAS_NEIGHBORS = re.compile(r"^\s*(?:Interface\s+|LLDP Port\s+|Port\s+)?(\S+?):?\s+(?:has|detected)\s+\d+\s+"
+_HAS_NEIGHBORS = re.compile(r"^\s*(?:Interface\s+|LLDP Port\s+|Port\s+)?(\S+?):?\s+(?:has|detected)\s+\d+\s+(?:\w+\s+)?"
                             r"(?:neighbou?rs?|neighbor\(s\)|neighbou?r\(s\))", re.IGNORECASE)
 
 
 def _pairs(line: str) -> list[tuple[str, str]]:
     """key: value pairs of one line; CDP and EXOS put two on a line ("Interface: Gi0/1,  Port ID ...: Gi0/2")."""
-    parts = re.split(r",\s{2,}|;\s+|\s{3,}(?=[A-Z][A-Za-z ()]{2,30}:\s)", line)
+    parts = re.split(r"[,;]\s+(?=[A-Z][A-Za-z ()]{1,40}?\s?:)|\s{3,}(?=[A-Z][A-Za-z ()]{2,30}:\s)", line)
     out = []
     for p in parts:
         m = _KV.match(p)
@@ -322,18 +325,18 @@ def _detail_records(lines: list[str]) -> list[Record]:
             elif k in _LOCAL_KEYS and v:
                 if k != "port" or "local" not in cur:
                     cur["local"] = v.split(",")[0].strip()
-            elif k in _PORT_KEYS and v:
-                cur["port"] = v
+            elif k in _PORT_KEYS and v and "port" not in cur:
+                cur.setdefault("port", v)
             elif k in _CHASSIS_KEYS and v:
-                cur["chassis"] = v
+                cur.setdefault("chassis", v)
             elif k in _DESCR_KEYS and v:
-                cur["descr"] = v
+                cur.setdefault("descr", v)
             elif k in _SYSDESC_KEYS and v and "sysdesc" not in cur:
                 cur["sysdesc"] = v
             elif k in _PLATFORM_KEYS and v:
-                cur["platform"] = v.split(",")[0].strip()
+                cur.setdefault("platform", v.split(",")[0].strip())
             elif k in _CAPS_KEYS and v:
-                cur["caps"] = v
+                cur.setdefault("caps", v)
             if ("address" in k or k in ("ip", "ipv4", "ipaddress", "mgmtip", "ipv4address")) and v:
                 ip = v.split()[0].strip(",")
                 if is_ip(ip):
@@ -376,13 +379,17 @@ def _neighbor_header(line: str) -> list[Column] | None:
 def _slice(line: str, cols: list[Column]) -> dict[str, str]:
     """Fixed-width fields cut at the header's column starts, moved to a nearby space when one is close
     (values may start a little left of their header) and kept where a long value runs into the next column."""
-    cuts = []
+    cuts: list[int] = []
     for c in cols[1:]:
         b = c.start
-        if b < len(line) and line[b - 1:b + 1].strip() and len(line[b - 1:b + 1]) == 2:
-            near = [i for i in range(max(b - 3, 1), min(b + 3, len(line))) if line[i] == " "]
-            if near:
-                b = min(near, key=lambda i: abs(i - b)) + 1
+        if 0 < b < len(line) and line[b - 1] != " " and line[b] != " ":
+            start = line.rfind(" ", 0, b) + 1  # the token the cut falls in
+            if start > (cuts[-1] if cuts else 0) and start > 0:
+                b = start  # a value that starts left of its header (a long value before it)
+            else:
+                near = [i for i in range(max(b - 3, 1), min(b + 3, len(line))) if line[i] == " "]
+                if near:
+                    b = min(near, key=lambda i: abs(i - b)) + 1
         cuts.append(b)
     bounds = [0, *cuts, max(len(line), cuts[-1] if cuts else 0)]
     out: dict[str, str] = {}
