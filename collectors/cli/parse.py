@@ -54,7 +54,8 @@ def command_table(command: str) -> str:
     if "cdp" in words:
         return "cdp"
     if ("mac" in words and "address" in words) or "fdb" in words or "ethernet switching table" in words \
-            or "ethernet-switching-table" in c or "bridge mac table" in words or "mac table" in words:
+            or "ethernet-switching-table" in c or "bridge mac table" in words or "mac table" in words \
+            or "mac learning" in words or "bridge address table" in words:
         return "fdb"
     if "arp" in words or "neigh" in words:
         return "arp"
@@ -315,7 +316,7 @@ def map_fdb(records: Iterable[Record], t: Tables) -> None:
         if mac is None or int(mac[:2], 16) & 1:
             continue  # multicast/flood entries are not stations
         port_list = []
-        for k in ("destination_port", "ports", "port", "interface", "logical_interface"):
+        for k in ("destination_port", "ports", "port", "interface", "logical_interface", "next_hop"):
             port_list = _all(r, k)
             if port_list:
                 break

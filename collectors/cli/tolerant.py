@@ -105,6 +105,30 @@ _HEADER_HINT = re.compile(r"\b(vlan|mac|port|interface|address|type|age|ip|intf|
                           r"chassis|system|hardware)\b", re.IGNORECASE)
 
 
+# A header word that names a column only with the word after it ("Mac Address", "Local Intf", "Port ID").
+_MODIFIERS = frozenset({"local", "loc", "lcl", "rem", "remote", "mac", "hardware", "hw", "device", "system",
+                        "neighbor", "neighbour", "destination", "dest", "ip", "protocol", "chassis", "port", "host",
+                        "logical", "physical", "egress", "age", "next", "internet", "link-layer", "vlan/", "sys"})
+_CONTINUATIONS = frozenset({"address", "addr", "id", "name", "intf", "(min)", "(m)", "(s)", "list", "interface",
+                            "description", "hop", "hop(s)", "intrfce"})
+
+
+def phrases(line: str) -> list[tuple[str, int, int]]:
+    """A header's column titles with their spans: words one space apart form one title when the first
+    is a modifier or the second a continuation ("Mac Address", "Port ID"); "|" separates like a space."""
+    words = [(m.group(0), m.start(), m.end()) for m in re.finditer(r"[^\s|]+", line)]
+    out: list[tuple[str, int, int]] = []
+    for w, a, z in words:
+        if out:
+            text, pa, pz = out[-1]
+            last = text.split()[-1].lower()
+            if a - pz == 1 and line[pz] == " " and (last in _MODIFIERS or w.lower() in _CONTINUATIONS):
+                out[-1] = (f"{text} {w}", pa, z)
+                continue
+        out.append((w, a, z))
+    return out
+
+
 @dataclass(frozen=True)
 class Column:
     name: str  # "vlan", "port", "mac", "ip", "address", "type", "age", "other"
@@ -120,26 +144,25 @@ def header_columns(line: str) -> list[Column] | None:
     """
     if not line.strip() or any(is_mac(t.text) or is_ip(t.text) for t in tokens(line)):
         return None
-    phrases: list[Column] = []
-    for m in re.finditer(r"\S+(?: \S+)*", line):
-        words = m.group(0)
+    found: list[Column] = []
+    for words, start, end in phrases(line):
         key = " ".join(words.lower().split())
         name = _HEADER_WORDS.get(key) or _HEADER_WORDS.get(key.rstrip(":"))
         if name is None:
             low = key
             if "vlan" in low and "cevlan" not in low.split("/")[0]:
                 name = "vlan"
-            elif re.search(r"\b(port|interface|intf|intrfce)\b", low):
+            elif re.search(r"\b(port|interface|intf|intrfce|next hop|next hop\(s\))\b", low):
                 name = "port"
             elif "mac" in low or "hardware" in low:
                 name = "mac"
             else:
                 name = "other"
-        phrases.append(Column(name, m.start(), m.end()))
-    named = [c for c in phrases if c.name != "other"]
+        found.append(Column(name, start, end))
+    named = [c for c in found if c.name != "other"]
     if len(named) < 2 or not _HEADER_HINT.search(line):
         return None
-    return phrases
+    return found
 
 
 def column_of(tok: Token, columns: list[Column]) -> Column:
@@ -242,7 +265,8 @@ def arp_records(text: str) -> tuple[list[Record], bool]:
 
 # --------------------------------------------------------------- neighbours (LLDP, CDP)
 def _key(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
+    """"Chassis ID (MAC address)", "chassis-id", "ChassisId" -> "chassisid"."""
+    return re.sub(r"[^a-z0-9]", "", re.sub(r"\([^)]*\)", "", text.lower()))
 
 
 _NAME_KEYS = ("systemname", "sysname", "devicename", "neighborname", "remotesystemname", "deviceid", "hostname",
@@ -256,10 +280,11 @@ _DESCR_KEYS = ("portdescription", "portdescr", "remoteportdescription", "portdes
 _SYSDESC_KEYS = ("systemdescription", "sysdesc", "systemdescr", "version")
 _PLATFORM_KEYS = ("platform",)
 _CAPS_KEYS = ("enabledcapabilities", "systemcapabilitiesenabled", "capabilitiesenabled", "enabledcaps",
-              "capabilities", "syscapenabled")
+              "capabilities", "syscapenabled", "enabled", "systemcapabilitiessupported", "systemcapabilities")
 # Keys whose repetition starts the next neighbour (addresses and capabilities repeat within one).
 _IDENTITY = frozenset(_NAME_KEYS + _LOCAL_KEYS + _CHASSIS_KEYS) - {"port"}
-_KV = re.compile(r"^\s*[-*]?\s*([A-Za-z][A-Za-z0-9 ()/_.\-]{0,40}?)\s*[:=]\s*(.*?)\s*$")
+_KV = re.compile(r"^\s*[-*+]?\s*([A-Za-z][A-Za-z0-9()/_.\-]*(?: [A-Za-z0-9()/_.\-]+){0,6}?)"  # words one space apart
+                 r"\s*(?:[:=]|\.{3,})\s*(.*?)\s*$")  # "key: value", "key = value", "key ....... value"
 _HAS_NEIGHBORS = re.compile(r"^\s*(?:Interface\s+|LLDP Port\s+|Port\s+)?(\S+?):?\s+(?:has|detected)\s+\d+\s+(?:\w+\s+)?"
                             r"(?:neighbou?rs?|neighbor\(s\)|neighbou?r\(s\))", re.IGNORECASE)
 
@@ -270,7 +295,7 @@ def _pairs(line: str) -> list[tuple[str, str]]:
     out = []
     for p in parts:
         m = _KV.match(p)
-        if m:
+        if m and not re.fullmatch(r"[0-9a-f]{1,4}", m.group(1), re.IGNORECASE):  # a MAC's first bytes
             out.append((_key(m.group(1)), m.group(2).strip().strip('"')))
     return out
 
@@ -308,6 +333,11 @@ def _detail_records(lines: list[str]) -> list[Record]:
             cur["local"] = local_hint
             continue
         pairs = _pairs(line)
+        if not pairs and line[:1].strip() and len(line.split()) == 1 and is_ifname(line.strip().rstrip(":")):
+            close()  # AlliedWare Plus: the local port alone on a line, its neighbours below
+            local_hint = line.strip().rstrip(":")
+            cur["local"] = local_hint
+            continue
         if not pairs:
             stripped = line.strip()
             if in_addresses and stripped and is_ip(stripped.split()[-1]):
@@ -336,7 +366,10 @@ def _detail_records(lines: list[str]) -> list[Record]:
             elif k in _PLATFORM_KEYS and v:
                 cur.setdefault("platform", v.split(",")[0].strip())
             elif k in _CAPS_KEYS and v:
-                cur.setdefault("caps", v)
+                if "enabled" in k:  # what is enabled over what is supported
+                    cur["caps"] = v
+                else:
+                    cur.setdefault("caps", v)
             if ("address" in k or k in ("ip", "ipv4", "ipaddress", "mgmtip", "ipv4address")) and v:
                 ip = v.split()[0].strip(",")
                 if is_ip(ip):
@@ -354,24 +387,25 @@ def _detail_records(lines: list[str]) -> list[Record]:
     return out
 
 
-_NEIGHBOR_COLUMNS = (  # header phrase (normalised) -> field; first match wins
+_NEIGHBOR_COLUMNS = (  # header title (normalised) -> field; first match wins
+    ("localportid", "local"), ("locportid", "local"), ("lclport", "local"), ("localintf", "local"),
+    ("localport", "local"), ("localinterface", "local"), ("locport", "local"),
     ("chassis", "chassis"), ("remportid", "port"), ("remoteport", "port"), ("neighborport", "port"),
-    ("portid", "port"), ("portinfo", "port"), ("remhostname", "name"), ("systemname", "name"),
-    ("sysname", "name"), ("deviceid", "name"), ("devicename", "name"), ("neighborsystemname", "name"),
-    ("neighbor", "name"), ("hostname", "name"), ("localintf", "local"), ("localport", "local"),
-    ("locport", "local"), ("lclport", "local"), ("localinterface", "local"), ("interface", "local"),
-    ("port", "local"), ("capab", "caps"), ("platform", "platform"),
+    ("portid", "port"), ("portinfo", "port"), ("remhostname", "sysname"), ("systemname", "sysname"),
+    ("sysname", "sysname"), ("deviceid", "name"), ("devicename", "name"), ("neighborsystemname", "sysname"),
+    ("neighbor", "name"), ("hostname", "sysname"), ("interface", "local"), ("port", "local"),
+    ("capab", "caps"), ("platform", "platform"),
 )
 
 
 def _neighbor_header(line: str) -> list[Column] | None:
     cols: list[Column] = []
-    for m in re.finditer(r"\S+(?: \S+)*", line):
-        k = _key(m.group(0))
+    for words, start, end in phrases(line):
+        k = _key(words)
         name = next((f for p, f in _NEIGHBOR_COLUMNS if p in k), "other")
-        cols.append(Column(name, m.start(), m.end()))
+        cols.append(Column(name, start, end))
     names = {c.name for c in cols}
-    if "local" in names and ({"name", "chassis"} & names) and not any(is_mac(t.text) for t in tokens(line)):
+    if "local" in names and ({"name", "sysname", "chassis"} & names) and not any(is_mac(t.text) for t in tokens(line)):
         return cols
     return None
 
@@ -394,7 +428,9 @@ def _slice(line: str, cols: list[Column]) -> dict[str, str]:
     bounds = [0, *cuts, max(len(line), cuts[-1] if cuts else 0)]
     out: dict[str, str] = {}
     for c, a, z in zip(cols, bounds, bounds[1:], strict=False):
-        v = line[a:z].strip()
+        v = line[a:z].replace("|", " ").strip()
+        if c.name in ("local", "port") and len(v.split()) > 1:
+            v = tokens(v)[0].text  # "1/g17     1": a narrow column after a wide title
         if v and c.name != "other" and c.name not in out:
             out[c.name] = v
     return out
@@ -404,27 +440,37 @@ def _table_neighbors(lines: list[str]) -> tuple[list[Record], bool]:
     out: list[Record] = []
     cols: list[Column] | None = None
     pending = ""  # NX-OS prints a long Device ID alone on its line, the rest on the next
+    rows, seen = 0, False
     for line in lines:
-        if not line.strip() or _SEPARATOR.match(line):
+        if not line.strip():
+            continue
+        if _SEPARATOR.match(line):
+            if rows:  # a rule after the rows closes the table (EXOS prints notes below it)
+                cols, rows = None, 0
             continue
         h = _neighbor_header(line)
         if h is not None:
-            cols, pending = h, ""
+            cols, pending, seen = h, "", True
             continue
         if cols is None:
             continue
-        if len(line.split()) == 1 and not line[0].isspace() and cols[0].name == "name":
+        if line.split()[0].endswith(":"):
+            continue  # a note or a total, not a row
+        if len(line.split()) == 1 and not line[0].isspace() and cols[0].name in ("name", "sysname"):
             pending = line.strip()
             continue
         f = _slice(line, cols)
+        first = cols[0].name
         if pending:
-            f["name"] = pending + f.get("name", "") if not line[:cols[1].start].strip() else f.get("name", pending)
+            f[first] = pending + f.get(first, "") if not line[:cols[1].start].strip() else f.get(first, pending)
             pending = ""
-        if not (f.get("name") or f.get("chassis")) or not f.get("local"):
+        name = f.get("sysname") or f.get("name", "")
+        if not (name or f.get("chassis")) or not f.get("local"):
             continue
         if f.get("local", "").lower().startswith("total"):
             continue
-        out.append({"neighbor_name": f.get("name", ""), "local_interface": f.get("local", ""),
+        rows += 1
+        out.append({"neighbor_name": name, "local_interface": f.get("local", ""),
                     "neighbor_port_id": f.get("port", ""), "chassis_id": f.get("chassis", ""),
                     "capabilities": f.get("caps", ""), "platform": f.get("platform", ""), "mgmt_address": []})
-    return out, cols is not None
+    return out, seen
