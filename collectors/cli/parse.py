@@ -305,7 +305,7 @@ def _all(rec: Record, key: str) -> list[str]:
 
 
 # Ports of a MAC table that are the switch itself, not a front-panel port.
-_SELF_PORTS = re.compile(r"^(cpu|router|switch|sup-eth\d*(\(r\))?|drop|self|system|vlan\d*|igmp|.*\(r\))$",
+_SELF_PORTS = re.compile(r"^(cpu|router|switch|sup-eth\d*(\(r\))?|drop|self|system|vlan\d*|vl\d+|igmp|.*\(r\))$",
                          re.IGNORECASE)
 
 
@@ -339,7 +339,7 @@ def map_fdb(records: Iterable[Record], t: Tables) -> None:
 def map_arp(records: Iterable[Record], t: Tables) -> None:
     out: list[ArpEntry] = []
     for r in records:
-        ip = norm_ip(_first(r, "ip_address", "address", "ip"))
+        ip = norm_ip(_first(r, "ip_address", "address", "ip", "destination"))  # EXOS show iparp: destination
         mac = norm_mac(_first(r, "mac_address", "hardware_address", "mac"))
         if ip is None or mac is None:
             continue  # incomplete
