@@ -21,6 +21,7 @@ from collectors.cli import tolerant
 from collectors.cli.names import Ports
 from collectors.cli.platforms import CLI, CLI_PLATFORMS, NETCONF_PLATFORMS, PLATFORMS
 from collectors.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor
+from collectors.provenance import TOLERANT_NOTE, tolerant_note
 from collectors.tables import (
     Tables,
     capabilities,
@@ -170,9 +171,6 @@ def _parse_one(platform: str, command: str, kind: str, text: str, t: Tables) -> 
     _parse_text(platform, command, kind, text, t)
 
 
-TOLERANT_NOTE = "tolerant parser"
-
-
 def _parse_text(platform: str, command: str, kind: str, text: str, t: Tables) -> None:
     """ntc-templates first; the tolerant parser where it has no template or matches nothing."""
     records: list[dict[str, Any]] = []
@@ -193,15 +191,15 @@ def _parse_text(platform: str, command: str, kind: str, text: str, t: Tables) ->
         found = reader(strip_prompts(text))[0]
         if len(found) > len(records):
             MAPPERS[kind](found, t)
-            t.notes.append(f"{command}: {len(found)} neighbour(s) read by the {TOLERANT_NOTE}, where ntc-templates "
-                           f"found {len(records)} (lower confidence: fields recognised by their labels)")
+            t.notes.append(tolerant_note(kind, command, f"{len(found)} neighbour(s), where ntc-templates found "
+                                         f"{len(records)} (lower confidence: fields recognised by their labels)"))
             return
     if records:
         extra = _missed(kind, records, reader(strip_prompts(text))[0])
         MAPPERS[kind](records + extra, t)
         if extra:
-            t.notes.append(f'{command}: {len(extra)} row(s) ntc-templates skipped were read by the {TOLERANT_NOTE} '
-                           f"(lower confidence: columns recognised by header and value form)")
+            t.notes.append(tolerant_note(kind, command, f"{len(extra)} row(s) ntc-templates skipped "
+                                         "(lower confidence: columns recognised by header and value form)"))
         return
     found, understood = reader(strip_prompts(text))
     if error is not None and not found and not understood:
@@ -212,8 +210,8 @@ def _parse_text(platform: str, command: str, kind: str, text: str, t: Tables) ->
     if mapped:
         why = "has no template for this command" if error is not None and "no template found" in str(error).lower() \
             else "could not parse this output" if error is not None else "matched nothing in this output"
-        t.notes.append(f'{command}: {mapped} {kind} row(s) read by the {TOLERANT_NOTE} (ntc-templates {why}; '
-                       "lower confidence: columns recognised by header and value form)")
+        t.notes.append(tolerant_note(kind, command, f"{mapped} row(s) (ntc-templates {why}; lower confidence: "
+                                     "columns recognised by header and value form)"))
 
 
 def _missed(kind: str, records: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from collectors.cli import tolerant
 from collectors.cli.parse import ParseError, command_table, parse
 from collectors.cli.platforms import CLI, CLI_PLATFORMS, PLATFORMS
+from collectors.provenance import tolerant_tables
 from collectors.tables import norm_mac
 from sensor.config import ConfigError, load_config
 
@@ -138,6 +139,7 @@ def test_ntc_rows_kept_and_skipped_rows_added() -> None:
     t = parse("dell_force10", "show arp", out.read_text())
     assert len(t.arp or []) == 3
     assert any("1 row(s) ntc-templates skipped" in n for n in t.notes)
+    assert tolerant_tables(t.notes) == {"arp"}
 
 
 def test_neighbour_detail_blocks() -> None:
