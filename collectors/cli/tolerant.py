@@ -436,6 +436,9 @@ def _slice(line: str, cols: list[Column]) -> dict[str, str]:
     return out
 
 
+_FOOTER = re.compile(r"^\s*(total|number of)\s[^:]*:\s*\d+\s*$", re.IGNORECASE)  # "Total entries displayed: 3"
+
+
 def _table_neighbors(lines: list[str]) -> tuple[list[Record], bool]:
     out: list[Record] = []
     cols: list[Column] | None = None
@@ -454,7 +457,7 @@ def _table_neighbors(lines: list[str]) -> tuple[list[Record], bool]:
             continue
         if cols is None:
             continue
-        if line.split()[0].endswith(":"):
+        if line.split()[0].endswith(":") or _FOOTER.match(line):
             continue  # a note or a total, not a row
         if len(line.split()) == 1 and not line[0].isspace() and cols[0].name in ("name", "sysname"):
             pending = line.strip()

@@ -218,3 +218,27 @@ def test_every_platform_has_a_variant() -> None:
         kinds = {k for c in CASES if c.values[1] == p for k, v in zip(("fdb", "arp", "nbr"), c.values[3:6], strict=True)
                  if v is not None}
         assert kinds == {"fdb", "arp", "nbr"}, (p, kinds)
+
+
+def test_netmiko_poll_of_outputs_no_template_matches(tmp_path: Path) -> None:
+    """A live poll (netmiko over SSH to the fake IOS server; a fake because no real IOS runs here)
+    of a switch printing an IOS-XE 17 MAC table and a VRF ARP table the templates do not match:
+    the rows arrive, and the snapshot's notes say the tolerant parser read them."""
+    import asyncio
+
+    from collectors.cli.ssh import CliTarget, poll
+    from collectors.provenance import tolerant_tables
+    from tests.cli.fake_ios import FakeIOS
+
+    outputs = {"show mac address-table": (OUT / "iosxe__show_mac_address-table_17.txt").read_text(),
+               "show ip arp": (OUT / "iosxe__show_arp_vrf.txt").read_text(),
+               "show cdp neighbors detail": (OUT / "nxos__show_cdp_neighbors_detail.txt").read_text()}
+    with FakeIOS(outputs) as server:
+        target = CliTarget(host="127.0.0.1", port=server.port, platform="cisco_xe", username="sensor",
+                           password="pw", timeout=20, host_key_file=str(server.known_hosts(tmp_path / "kh")))
+        tables, _ = asyncio.run(poll("sw-fake", target))
+    assert {"fdb", "arp", "cdp"} <= set(tables.provided())
+    assert len([f for f in tables.fdb or [] if f.status != "self"]) == 6
+    assert len(tables.arp or []) == 4 and len(tables.cdp or []) == 3
+    snap = tables.snapshot(0.0, "cli")
+    assert tolerant_tables(snap.notes) == {"fdb", "arp", "cdp"}

@@ -114,6 +114,42 @@ def test_fdb_through_parse_when_no_template_matches(t: tuple[str, list[dict[str,
     assert any("tolerant parser" in n for n in tables.notes)
 
 
+NEIGHBOR_TITLES = {
+    "local": ("Local Intf", "Local Port", "Loc PortID", "Local Interface", "Lcl Port"),
+    "name": ("System Name", "Device ID", "Rem Host Name", "SysName", "Neighbor System Name"),
+    "port": ("Port ID", "Rem Port Id", "Neighbor Port ID", "Port Info"),
+    "chassis": ("Chassis ID", "Rem Chassis Id", "Neighbor Chassis ID"),
+    "extra": ("Hold-time", "TTL", "Capability", "Age"),
+}
+NAMES = st.from_regex(r"[a-z][a-z0-9\-]{0,20}(\.[a-z]{2,8}){0,2}", fullmatch=True)
+
+
+@st.composite
+def neighbor_table(draw: st.DrawFn) -> tuple[str, list[dict[str, str]]]:
+    cols = draw(st.permutations(["local", "name", "port", "chassis", *draw(st.lists(st.just("extra"), max_size=1))]))
+    titles = {c: draw(st.sampled_from(NEIGHBOR_TITLES[c])) for c in cols}
+    locals_ = draw(st.lists(PORTS, min_size=1, max_size=6, unique=True))
+    rows = [{"local": loc, "name": draw(NAMES), "port": draw(PORTS),
+             "chassis": MAC_STYLES[1](draw(st.lists(st.integers(0, 255), min_size=6, max_size=6))),
+             "extra": str(draw(st.integers(1, 180)))} for loc in locals_]
+    widths = {c: max(len(titles[c]), *(len(r[c]) for r in rows)) + draw(st.integers(2, 5)) for c in cols}
+    lines = ["".join(titles[c].ljust(widths[c]) for c in cols).rstrip()]
+    lines += ["".join(r[c].ljust(widths[c]) for c in cols).rstrip() for r in rows]
+    if draw(st.booleans()):
+        lines.append(f"Total entries displayed: {len(rows)}")
+    return "\n".join(lines) + "\n", rows
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(neighbor_table())
+def test_neighbours_any_layout(t: tuple[str, list[dict[str, str]]]) -> None:
+    text, rows = t
+    found, header = tolerant.neighbor_records(text)
+    assert header
+    got = {r["local_interface"]: (r["neighbor_name"], r["neighbor_port_id"], r["chassis_id"]) for r in found}
+    assert got == {r["local"]: (r["name"], r["port"], r["chassis"]) for r in rows}, text
+
+
 # ------------------------------------------------------------------ outputs no template matches
 def test_no_header_rows_by_form() -> None:
     text = "0050.56a1.1c2d  20  Gi1/0/5\n00:1e:c9:7a:33:10 30 Te1/1/1 dynamic\n"
