@@ -73,11 +73,20 @@ def table(draw: st.DrawFn, kind: str) -> tuple[str, list[dict[str, str]]]:
             "extra": draw(st.sampled_from(("F", "T", "ip,ipx", "-"))),
         })
     widths = {c: max(len(titles[c]), *(len(r[c]) for r in rows)) + draw(st.integers(2, 6)) for c in cols}
-    indent = " " * draw(st.integers(0, 3))
+    # Numbers right-aligned under their title (IOS, NX-OS print VLANs so); NX-OS marks rows with "*" in the margin.
+    right = {c for c in ("vlan", "age") if c in cols and draw(st.booleans())}
+    marks = draw(st.booleans())
+    indent = " " * (3 if marks else draw(st.integers(0, 3)))
+
+    def cell(c: str, v: str) -> str:
+        return (v.rjust(len(titles[c])) if c in right else v).ljust(widths[c])
+
     lines = [indent + "".join(titles[c].ljust(widths[c]) for c in cols).rstrip()]
     if draw(st.booleans()):
         lines.append(indent + "".join(("-" * len(titles[c])).ljust(widths[c]) for c in cols).rstrip())
-    lines += [indent + "".join(r[c].ljust(widths[c]) for c in cols).rstrip() for r in rows]
+    for r in rows:
+        margin = draw(st.sampled_from(["*  ", "   ", "+  "])) if marks else indent
+        lines.append(margin + "".join(cell(c, r[c]) for c in cols).rstrip())
     if draw(st.booleans()):
         lines.append(f"Total Mac Addresses for this criterion: {n}")
     return "\n".join(lines) + "\n", rows
