@@ -412,7 +412,7 @@ TOLERANT_FACTOR = 0.9
 
 def _fdb_tolerant(snap: Snapshot) -> bool:
     """Whether the forwarding table in use came from a CLI output the tolerant parser read."""
-    method = dict(snap.table_methods).get("fdb", snap.method)
+    method = snap.table_methods.get("fdb", snap.method)
     return method == "cli" and "fdb" in tolerant_tables(snap.notes)
 
 

@@ -162,6 +162,7 @@ def test_tolerant_mac_table_lowers_confidence_and_says_so() -> None:
     attachment, less sure, with the reason in the evidence."""
     import msgspec
 
+    from collectors.facts import TableStatus
     from collectors.provenance import tolerant_note
 
     plain = best(build_view({"sw1": sw1(1), "dist": dist(1)}, Settings()), PUMP)
@@ -174,5 +175,6 @@ def test_tolerant_mac_table_lowers_confidence_and_says_so() -> None:
     arp_only = msgspec.structs.replace(sw1(1), method="cli", notes=(tolerant_note("arp", "show arp", "1 row(s)"),))
     assert best(build_view({"sw1": arp_only, "dist": dist(1)}, Settings()), PUMP).confidence == plain.confidence
     # The CLI's MAC table was read tolerantly, but the table in use came over SNMP.
-    over_snmp = msgspec.structs.replace(snap, table_methods=(("fdb", "snmp"), ("arp", "cli")))
+    over_snmp = msgspec.structs.replace(snap, tables=(TableStatus(table="fdb", method="snmp", complete=True),
+                                                      TableStatus(table="arp", method="cli", complete=True)))
     assert best(build_view({"sw1": over_snmp, "dist": dist(1)}, Settings()), PUMP).confidence == plain.confidence
