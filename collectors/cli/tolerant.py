@@ -251,11 +251,18 @@ def arp_records(text: str) -> tuple[list[Record], bool]:
     """ARP rows (ip, mac, interface) from any layout; whether the output had an ARP header."""
     rows, header = _rows(text)
     out: list[Record] = []
+    wrapped: Token | None = None  # NX-OS prints an address too long for its column alone on its line
     for toks, cols in rows:
         macs = [i for i, t in enumerate(toks) if is_mac(t.text)]
         ips = [i for i, t in enumerate(toks) if is_ip(t.text) and not is_mac(t.text)]
-        if len(macs) != 1 or not ips:
+        if len(toks) == 1 and ips:
+            wrapped = toks[0]
             continue
+        if wrapped is not None and macs and not ips:
+            toks, ips, macs = [wrapped, *toks], [0], [i + 1 for i in macs]
+        wrapped = None
+        if len(macs) != 1 or not ips or not int(re.sub(r"[^0-9a-f]", "", toks[macs[0]].text.lower()), 16):
+            continue  # no single hardware address (incomplete, or the all-zero placeholder)
         # With a name column (Junos "show arp"), a resolved name may itself be an address: take the first.
         skip = set(macs) | set(ips)
         port = _pick_port(toks, cols, skip)

@@ -167,6 +167,20 @@ def test_no_header_rows_by_form() -> None:
     assert [(r["vlan"], r["port"]) for r in found] == [("20", "Gi1/0/5"), ("30", "Te1/1/1")]
 
 
+def test_wrapped_long_addresses() -> None:
+    """NX-OS prints an IPv6 address longer than its column alone, the rest of the row below."""
+    text = """Address         Age       MAC Address     Pref Source     Interface
+2001:db8:20:500c:428d:5cff:fe34:fd9a
+                   16w3d  408d.5c34.fd9a  50   icmpv6     Vlan641
+2001:db8:20:500c::
+                00:00:41  0000.0000.0000  255  icmpv6     Vlan641          #
+10.1.2.3        00:00:10  408d.5c34.fd9b  50   arp        Vlan641
+"""
+    found, _ = tolerant.arp_records(text)
+    assert [(r["ip"], r["interface"]) for r in found] == [("2001:db8:20:500c:428d:5cff:fe34:fd9a", "Vlan641"),
+                                                          ("10.1.2.3", "Vlan641")]
+
+
 def test_garbage_is_still_an_error() -> None:
     """Output with no rows and no header (an error message) fails the table, as before."""
     with pytest.raises(ParseError, match="tolerant parser found no fdb rows"):
