@@ -195,7 +195,7 @@ def _parse_text(platform: str, command: str, kind: str, text: str, t: Tables) ->
                                          f"{len(records)} (lower confidence: fields recognised by their labels)"))
             return
     if records:
-        extra = _missed(kind, records, reader(strip_prompts(text))[0])
+        extra = _missed(kind, records, text, reader)
         MAPPERS[kind](records + extra, t)
         if extra:
             t.notes.append(tolerant_note(kind, command, f"{len(extra)} row(s) ntc-templates skipped "
@@ -214,7 +214,8 @@ def _parse_text(platform: str, command: str, kind: str, text: str, t: Tables) ->
                                      "columns recognised by header and value form)"))
 
 
-def _missed(kind: str, records: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _missed(kind: str, records: list[dict[str, Any]], text: str,
+            reader: Callable[[str], tuple[list[dict[str, Any]], bool]]) -> list[dict[str, Any]]:
     """Tolerant rows for MAC addresses the template's records do not have at all (rows it skipped)."""
     if kind not in ("fdb", "arp"):
         return []
@@ -225,8 +226,11 @@ def _missed(kind: str, records: list[dict[str, Any]], found: list[dict[str, Any]
                 m = norm_mac(x) if isinstance(x, str) else None
                 if m is not None:
                     macs.add(m)
+    # The whole tolerant pass only when the output holds a station address the records lack.
+    if all(m in macs or int(m[:2], 16) & 1 for m in tolerant.macs_in(text)):
+        return []
     out = []
-    for r in found:
+    for r in reader(strip_prompts(text))[0]:
         m = norm_mac(r.get("mac"))
         if m is not None and m not in macs and not int(m[:2], 16) & 1:  # group addresses are never stations
             out.append(r)

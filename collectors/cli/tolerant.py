@@ -21,13 +21,15 @@ from typing import Any
 
 Record = dict[str, Any]
 
-_MAC = re.compile(
-    r"^(?:[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}"  # Cisco, FastIron
+_MAC_FORMS = (
+    r"[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}"  # Cisco, FastIron
     r"|[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}"  # most
     r"|[0-9a-f]{2}(?:-[0-9a-f]{2}){5}"  # Windows-style, PowerConnect
     r"|[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}"  # Huawei, Comware
-    r"|[0-9a-f]{6}-[0-9a-f]{6})$",  # ProCurve
-    re.IGNORECASE)
+    r"|[0-9a-f]{6}-[0-9a-f]{6}"  # ProCurve
+)
+_MAC = re.compile(f"^(?:{_MAC_FORMS})$", re.IGNORECASE)
+_MAC_IN_TEXT = re.compile(rf"(?<![\w:.\-])(?:{_MAC_FORMS})(?![\w:.\-])", re.IGNORECASE)
 # Interface names: a word and a number path (GigabitEthernet1/0/1, Gi1/0/1, ge-0/0/1.0, ae0.0, Eth-Trunk1,
 # Vlanif10, port1.0.1, XGE0/0/1, Bundle-Ether1, MgmtEth0/RP0/CPU0/0), or a bare path (1/1/1, 1:1, 1/g1, 0/1).
 _WORD_IFNAME = re.compile(r"^[A-Za-z][A-Za-z\-]{0,30}\d+(?:[/:.]\w+)*(?:\.\d+)?$")
@@ -40,6 +42,16 @@ _SPLIT_PREFIX = re.compile(r"^(?:te|gi|fo|hu|fa|po|vl|vlan|ma|tengig|fortygig|gi
 _NOT_PORTS = frozenset({"dynamic", "static", "learned", "self", "system", "cpu", "router", "drop", "igmp",
                         "permanent", "secure", "sticky", "arpa", "internet", "incomplete", "interface", "vlan"})
 _SEPARATOR = re.compile(r"^[\s\-=+_|*]+$")
+
+
+def macs_in(text: str) -> set[str]:
+    """Every MAC address in ``text``, as aa:bb:cc:dd:ee:ff (a quick scan, no columns)."""
+    out = set()
+    for m in _MAC_IN_TEXT.finditer(text):
+        parts = re.split(r"[.:\-]", m.group(0).lower())
+        h = "".join(p.zfill(2) for p in parts) if len(parts) == 6 else "".join(parts)
+        out.add(":".join(h[i:i + 2] for i in range(0, 12, 2)))
+    return out
 
 
 def is_mac(token: str) -> bool:
