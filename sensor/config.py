@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from collectors.cli.platforms import CLI_PLATFORMS
 from sensor.errors import ConfigError, SecretError
 
 
@@ -136,8 +137,10 @@ class SnmpSection(Base, frozen=True):
     max_rows: Annotated[int, msgspec.Meta(ge=1)] = 100_000
 
 
-CliPlatform = Literal["cisco_ios", "cisco_xe", "cisco_nxos", "arista_eos", "hp_procurve", "aruba_aoscx",
-                      "hp_comware", "juniper_junos", "linux"]
+if typing.TYPE_CHECKING:
+    CliPlatform = str
+else:  # netmiko device types; the one list is collectors.cli.platforms (a platform is one entry there)
+    CliPlatform = Literal[CLI_PLATFORMS]
 
 
 class CliSection(Base, frozen=True):

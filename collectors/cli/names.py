@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 import zlib
 
+from collectors.cli.platforms import CLI, VERBATIM_PLATFORMS
+
 SYNTHETIC_BASE = 0x40000000  # synthetic keys are >= 2**30; real ifIndex values are far smaller in practice
 
 # Longest prefix first. Values are the names the platforms print in full.
@@ -62,8 +64,9 @@ _ABBREVIATIONS: tuple[tuple[str, str], ...] = (
     ("ma", "Management"),
 )
 _SPLIT = re.compile(r"^([A-Za-z][A-Za-z-]*?)\s*(\d.*)$")
-# Platforms whose interface names are used as printed (no Cisco-style abbreviations).
-VERBATIM_PLATFORMS = frozenset({"linux", "juniper_junos", "hp_procurve", "aruba_aoscx", "sros", "iosxr"})
+# Platforms whose interface names are used as printed (no Cisco-style abbreviations) are
+# VERBATIM_PLATFORMS; others may print their own abbreviations (collectors.cli.platforms).
+__all__ = ["VERBATIM_PLATFORMS", "Ports", "canonical_name", "synthetic_key"]
 
 
 def canonical_name(name: str, platform: str = "") -> str:
@@ -75,6 +78,10 @@ def canonical_name(name: str, platform: str = "") -> str:
     if not m:
         return n
     word, rest = m.group(1).lower(), m.group(2)
+    entry = CLI.get(platform)
+    for abbr, full in (entry.abbreviations if entry else ()):
+        if word == abbr:
+            return full + rest
     for abbr, full in _ABBREVIATIONS:
         if word == abbr:
             return full + rest

@@ -1,6 +1,8 @@
 """Saved or live command output -> facts. Pure functions: no I/O, no device needed.
 
-Text output is parsed with ntc-templates (TextFSM); JSON output (Linux ``-j``, Arista
+Text output is parsed with ntc-templates (TextFSM), and where no template matches (a
+platform or software release it does not know) by the tolerant parser of
+:mod:`collectors.cli.tolerant`, with a note saying so; JSON output (Linux ``-j``, Arista
 ``| json`` / eAPI) and XML output (Junos ``| display xml`` / RPC replies) with the
 platform's own structure. The records are then mapped to the same facts SNMP
 produces, with every interface name keyed through one :class:`Ports`.
@@ -15,8 +17,11 @@ from typing import Any
 
 import msgspec
 
+from collectors.cli import tolerant
 from collectors.cli.names import Ports
+from collectors.cli.platforms import CLI, CLI_PLATFORMS, NETCONF_PLATFORMS, PLATFORMS
 from collectors.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor
+from collectors.provenance import TOLERANT_NOTE, tolerant_note
 from collectors.tables import (
     Tables,
     capabilities,
@@ -29,12 +34,7 @@ from collectors.tables import (
     vlan_id,
 )
 
-CLI_PLATFORMS = ("cisco_ios", "cisco_xe", "cisco_nxos", "arista_eos", "hp_procurve", "aruba_aoscx", "hp_comware",
-                 "juniper_junos", "linux")
-# Replies read by collectors.netconf (any known XML shape); "sros" also reads `show service fdb-mac` text.
-NETCONF_PLATFORMS = ("netconf", "openconfig", "ietf", "iosxr", "sros")
-PLATFORMS = CLI_PLATFORMS + NETCONF_PLATFORMS
-TEXTFSM_PLATFORM = {"cisco_xe": "cisco_ios", "aruba_procurve": "hp_procurve"}
+__all__ = ["CLI_PLATFORMS", "NETCONF_PLATFORMS", "PLATFORMS", "ParseError", "command_table", "parse"]
 
 
 class ParseError(ValueError):
@@ -55,7 +55,8 @@ def command_table(command: str) -> str:
     if "cdp" in words:
         return "cdp"
     if ("mac" in words and "address" in words) or "fdb" in words or "ethernet switching table" in words \
-            or "ethernet-switching-table" in c or "bridge mac table" in words or "mac table" in words:
+            or "ethernet-switching-table" in c or "bridge mac table" in words or "mac table" in words \
+            or "mac learning" in words or "bridge address table" in words:
         return "fdb"
     if "arp" in words or "neigh" in words:
         return "arp"
@@ -167,8 +168,79 @@ def _parse_one(platform: str, command: str, kind: str, text: str, t: Tables) -> 
         return
     if platform == "linux":
         raise ParseError("Linux switches are read with JSON commands (bridge -j, ip -j, lldpcli -f json0)")
-    records = textfsm_records(platform, command, text)
-    MAPPERS[kind](records, t)
+    _parse_text(platform, command, kind, text, t)
+
+
+def _parse_text(platform: str, command: str, kind: str, text: str, t: Tables) -> None:
+    """ntc-templates first; the tolerant parser where it has no template or matches nothing."""
+    records: list[dict[str, Any]] = []
+    error: ParseError | None = None
+    try:
+        records = textfsm_records(platform, command, text)
+    except ParseError as e:
+        error = e
+    reader = _TOLERANT.get(kind)
+    if reader is None:
+        if error is not None:
+            raise error
+        MAPPERS[kind](records, t)
+        return
+    if records and kind in ("lldp", "cdp") and is_detail(command):
+        # A detail template that loses its place (an entry without capabilities, a chassis ID that is
+        # no MAC) merges or drops neighbours: where the tolerant parser finds more, its reading is kept.
+        found = reader(strip_prompts(text))[0]
+        if len(found) > len(records):
+            MAPPERS[kind](found, t)
+            t.notes.append(tolerant_note(kind, command, f"{len(found)} neighbour(s), where ntc-templates found "
+                                         f"{len(records)} (lower confidence: fields recognised by their labels)"))
+            return
+    if records:
+        extra = _missed(kind, records, text, reader)
+        MAPPERS[kind](records + extra, t)
+        if extra:
+            t.notes.append(tolerant_note(kind, command, f"{len(extra)} row(s) ntc-templates skipped "
+                                         "(lower confidence: columns recognised by header and value form)"))
+        return
+    found, understood = reader(strip_prompts(text))
+    if error is not None and not found and not understood:
+        raise ParseError(f"{error}; the {TOLERANT_NOTE} found no {kind} rows or header either") from None
+    before = len(getattr(t, kind) or [])
+    MAPPERS[kind](found, t)
+    mapped = len(getattr(t, kind) or []) - before
+    if mapped:
+        why = "has no template for this command" if error is not None and "no template found" in str(error).lower() \
+            else "could not parse this output" if error is not None else "matched nothing in this output"
+        t.notes.append(tolerant_note(kind, command, f"{mapped} row(s) (ntc-templates {why}; lower confidence: "
+                                     "columns recognised by header and value form)"))
+
+
+def _missed(kind: str, records: list[dict[str, Any]], text: str,
+            reader: Callable[[str], tuple[list[dict[str, Any]], bool]]) -> list[dict[str, Any]]:
+    """Tolerant rows for MAC addresses the template's records do not have at all (rows it skipped)."""
+    if kind not in ("fdb", "arp"):
+        return []
+    macs: set[str] = set()
+    for r in records:
+        for v in r.values():
+            for x in v if isinstance(v, list) else [v]:
+                m = norm_mac(x) if isinstance(x, str) else None
+                if m is not None:
+                    macs.add(m)
+    # The whole tolerant pass only when the output holds a station address the records lack.
+    if all(m in macs or int(m[:2], 16) & 1 for m in tolerant.macs_in(text)):
+        return []
+    out = []
+    for r in reader(strip_prompts(text))[0]:
+        m = norm_mac(r.get("mac"))
+        if m is not None and m not in macs and not int(m[:2], 16) & 1:  # group addresses are never stations
+            out.append(r)
+    return out
+
+
+_TOLERANT: dict[str, Callable[[str], tuple[list[dict[str, Any]], bool]]] = {
+    "fdb": tolerant.fdb_records, "arp": tolerant.arp_records,
+    "lldp": tolerant.neighbor_records, "cdp": tolerant.neighbor_records,
+}
 
 
 # A prompt with the command, as saved by hand from a terminal (netmiko strips these live).
@@ -191,21 +263,27 @@ def textfsm_records(platform: str, command: str, text: str) -> list[dict[str, An
     """ntc-templates' TextFSM records (keys lower-case) for one command's output."""
     from ntc_templates.parse import parse_output
 
-    tp = TEXTFSM_PLATFORM.get(platform, platform)
+    entry = CLI.get(platform)
+    names = entry.textfsm if entry is not None and entry.textfsm else (platform,)
     text = strip_prompts(text)
-    try:
+    failure: Exception | None = None
+    for tp in names:  # a platform's templates may live under another name (Ruckus ICX: brocade_fastiron)
         try:
-            records: list[dict[str, Any]] = parse_output(platform=tp, command=command, data=text)
-        except Exception:
-            # ISRs print one MAC table per EHWIC module, each under an "EHWIC: n" line.
-            stripped = _MODULE_LINE.sub("", text)
-            if stripped == text:
-                raise
-            records = parse_output(platform=tp, command=command, data=stripped)
-    except Exception as e:  # ntc-templates raises its own and textfsm's errors
-        raise ParseError(f"ntc-templates has no template for {platform} \"{command}\" or could not "
-                         f"parse the output: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    return [{k.lower(): v for k, v in r.items()} for r in records]
+            try:
+                records: list[dict[str, Any]] = parse_output(platform=tp, command=command, data=text)
+            except Exception:
+                # ISRs print one MAC table per EHWIC module, each under an "EHWIC: n" line.
+                stripped = _MODULE_LINE.sub("", text)
+                if stripped == text:
+                    raise
+                records = parse_output(platform=tp, command=command, data=stripped)
+        except Exception as e:  # ntc-templates raises its own and textfsm's errors
+            failure = failure or e
+            continue
+        return [{k.lower(): v for k, v in r.items()} for r in records]
+    detail = str(failure).splitlines()[0] if str(failure) else type(failure).__name__
+    raise ParseError(f"ntc-templates has no template for {platform} \"{command}\" or could not "
+                     f"parse the output: {detail}")
 
 
 # --------------------------------------------------------------- TextFSM record mapping
@@ -229,7 +307,7 @@ def _all(rec: Record, key: str) -> list[str]:
 
 
 # Ports of a MAC table that are the switch itself, not a front-panel port.
-_SELF_PORTS = re.compile(r"^(cpu|router|switch|sup-eth\d*(\(r\))?|drop|self|system|vlan\d*|igmp|.*\(r\))$",
+_SELF_PORTS = re.compile(r"^(cpu|router|switch|sup-eth\d*(\(r\))?|drop|self|system|vlan\d*|vl\d+|igmp|.*\(r\))$",
                          re.IGNORECASE)
 
 
@@ -240,7 +318,7 @@ def map_fdb(records: Iterable[Record], t: Tables) -> None:
         if mac is None or int(mac[:2], 16) & 1:
             continue  # multicast/flood entries are not stations
         port_list = []
-        for k in ("destination_port", "ports", "port", "interface", "logical_interface"):
+        for k in ("destination_port", "ports", "port", "interface", "logical_interface", "next_hop"):
             port_list = _all(r, k)
             if port_list:
                 break
@@ -263,7 +341,7 @@ def map_fdb(records: Iterable[Record], t: Tables) -> None:
 def map_arp(records: Iterable[Record], t: Tables) -> None:
     out: list[ArpEntry] = []
     for r in records:
-        ip = norm_ip(_first(r, "ip_address", "address", "ip"))
+        ip = norm_ip(_first(r, "ip_address", "address", "ip", "destination"))  # EXOS show iparp: destination
         mac = norm_mac(_first(r, "mac_address", "hardware_address", "mac"))
         if ip is None or mac is None:
             continue  # incomplete

@@ -20,37 +20,16 @@ from typing import Any
 
 from collectors.cli.names import Ports
 from collectors.cli.parse import ParseError, parse
+from collectors.cli.platforms import CLI
 from collectors.errors import SourceError
 from collectors.facts import SwitchInfo
 from collectors.tables import Tables
 
 log = logging.getLogger("collectors.cli")
 
-# (table, command) in the order they run; interfaces first so real ifIndex values are known.
-_CISCO = [("interfaces", "show interfaces"), ("fdb", "show mac address-table"), ("arp", "show ip arp"),
-          ("lldp", "show lldp neighbors detail"), ("lldp", "show lldp neighbors"),
-          ("cdp", "show cdp neighbors detail")]
-COMMANDS: dict[str, list[tuple[str, str]]] = {
-    "cisco_ios": _CISCO,
-    "cisco_xe": _CISCO,
-    "cisco_nxos": [("interfaces", "show interface"), ("fdb", "show mac address-table"),
-                   ("arp", "show ip arp vrf all"), ("lldp", "show lldp neighbors detail"),
-                   ("cdp", "show cdp neighbors detail")],
-    "arista_eos": [("interfaces", "show interfaces | json"), ("fdb", "show mac address-table | json"),
-                   ("arp", "show arp vrf all | json"), ("lldp", "show lldp neighbors detail | json")],
-    "hp_procurve": [("interfaces", "show interfaces brief"), ("fdb", "show mac-address"), ("arp", "show arp"),
-                    ("lldp", "show lldp info remote-device detail"), ("cdp", "show cdp neighbors detail")],
-    "aruba_aoscx": [("interfaces", "show interface"), ("fdb", "show mac-address-table"),
-                    ("arp", "show arp all-vrfs"), ("lldp", "show lldp neighbors-info detail")],
-    "hp_comware": [("interfaces", "display interface brief"), ("fdb", "display mac-address"),
-                   ("arp", "display arp"), ("lldp", "display lldp neighbor-information verbose")],
-    "juniper_junos": [("interfaces", "show interfaces terse | display xml"),
-                      ("fdb", "show ethernet-switching table | display xml"),
-                      ("arp", "show arp no-resolve | display xml"), ("lldp", "show lldp neighbors | display xml")],
-    "linux": [("interfaces", "ip -j -d link show"), ("fdb", "bridge -j fdb show"), ("arp", "ip -j neigh show"),
-              ("lldp", "lldpcli -f json0 show neighbors details")],
-}
-ENABLE_PLATFORMS = frozenset({"cisco_ios", "cisco_xe", "cisco_nxos", "arista_eos", "hp_procurve"})
+# (table, command) in the order they run, per platform: collectors.cli.platforms is the one list.
+COMMANDS: dict[str, list[tuple[str, str]]] = {p.name: list(p.commands) for p in CLI.values()}
+ENABLE_PLATFORMS = frozenset(p.name for p in CLI.values() if p.enable)
 
 
 @dataclass(frozen=True)

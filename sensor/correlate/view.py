@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from collectors.facts import Interface, LldpNeighbor, Snapshot
+from collectors.provenance import tolerant_tables
 from sensor.correlate.macs import IGNORED_STATUS, not_a_device
 
 IF_TYPE_LAG = 161  # ieee8023adLag
@@ -352,13 +353,17 @@ def build_view(snapshots: Mapping[str, Snapshot], settings: Settings) -> View:
     for name in sorted(per_port):
         seen: set[str] = set()
         d = depth.get(name, 0)
+        tolerant = name in snapshots and _fdb_tolerant(snapshots[name])
         for p, macs in per_port[name].items():
             role = ports[(name, p)]
             if role.faces_polled is not None:
                 continue  # transit between polled switches: never an attachment
             for mac, vlan in macs.items():
                 seen.add(mac)
-                candidates[mac].append(_candidate(role, mac, vlan, d, neighbours.get(mac)))
+                c = _candidate(role, mac, vlan, d, neighbours.get(mac))
+                if tolerant:
+                    c = _less_sure(c)
+                candidates[mac].append(c)
         observed[name] = seen
     for lst in candidates.values():
         if len(lst) > 1:
@@ -400,6 +405,23 @@ def _candidate(role: PortRole, mac: str, vlan: int | None, depth: int, self_lldp
         conf, flags = 0.2, ("edge switch not polled",)
         ev = (f"seen only on infrastructure ports; deepest is {where} ({why})",)
     return Candidate(role.switch, role.ifindex, role.name, vlan, TIER_BEHIND, conf, ev, flags, depth, role.mac_count)
+
+
+TOLERANT_FACTOR = 0.9
+
+
+def _fdb_tolerant(snap: Snapshot) -> bool:
+    """Whether the forwarding table in use came from a CLI output the tolerant parser read."""
+    method = snap.table_methods.get("fdb", snap.method)
+    return method == "cli" and "fdb" in tolerant_tables(snap.notes)
+
+
+def _less_sure(c: Candidate) -> Candidate:
+    """A MAC table the CLI's templates did not match was read by column headers and value forms:
+    the attachment says so and is a little less sure (issue 13)."""
+    return Candidate(c.switch, c.ifindex, c.port, c.vlan, c.tier, round(c.confidence * TOLERANT_FACTOR, 3),
+                     (*c.evidence, f"{c.switch}'s MAC table was read by the tolerant parser (an output its "
+                      "templates do not match): lower confidence"), c.flags, c.depth, c.mac_count)
 
 
 def _addresses(snapshots: Mapping[str, Snapshot], own: frozenset[str]) -> dict[str, list[IpSeen]]:

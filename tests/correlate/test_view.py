@@ -155,3 +155,26 @@ def test_no_physical_port_is_never_an_access_port_and_cisco_port_channels_are_la
         assert c.tier == 1 and c.confidence < 0.2 and c.flags == ("port unknown",)
     assert v.ports[("s", 5001)].infra and v.ports[("s", 5001)].lag_only
     assert best(v, "00:09:fb:00:00:03").port == "Gi1/0/3"  # the access port, not the port-channel
+
+
+def test_tolerant_mac_table_lowers_confidence_and_says_so() -> None:
+    """A MAC table read by the CLI's tolerant parser (a note on the snapshot) gives the same
+    attachment, less sure, with the reason in the evidence."""
+    import msgspec
+
+    from collectors.facts import TableStatus
+    from collectors.provenance import tolerant_note
+
+    plain = best(build_view({"sw1": sw1(1), "dist": dist(1)}, Settings()), PUMP)
+    note = tolerant_note("fdb", "show mac address-table", "4 row(s)")
+    snap = msgspec.structs.replace(sw1(1), method="cli", notes=(note,))
+    c = best(build_view({"sw1": snap, "dist": dist(1)}, Settings()), PUMP)
+    assert (c.switch, c.port) == (plain.switch, plain.port)
+    assert c.confidence < plain.confidence
+    assert "tolerant parser" in c.evidence[-1]
+    arp_only = msgspec.structs.replace(sw1(1), method="cli", notes=(tolerant_note("arp", "show arp", "1 row(s)"),))
+    assert best(build_view({"sw1": arp_only, "dist": dist(1)}, Settings()), PUMP).confidence == plain.confidence
+    # The CLI's MAC table was read tolerantly, but the table in use came over SNMP.
+    over_snmp = msgspec.structs.replace(snap, tables=(TableStatus(table="fdb", method="snmp", complete=True),
+                                                      TableStatus(table="arp", method="cli", complete=True)))
+    assert best(build_view({"sw1": over_snmp, "dist": dist(1)}, Settings()), PUMP).confidence == plain.confidence
