@@ -48,6 +48,13 @@ def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
                 t = t.rpartition(".")[0]
             if t and t != name:
                 found.add(t)
+            # Importing a.b.c runs a/__init__ and a/b/__init__ first: those are imports too, except
+            # of the packages this module is inside (they are already being imported).
+            parent = t.rpartition(".")[0]
+            while parent:
+                if parent in known and not name.startswith(parent + ".") and parent != name:
+                    found.add(parent)
+                parent = parent.rpartition(".")[0]
     return found
 
 
@@ -128,6 +135,23 @@ def test_the_import_reader_sees_every_kind_of_import(tmp_path: Path) -> None:
                    "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from sensor.errors import X\n"
                    "def f():\n    from .tables import T\n")
     known = {"sensor.config": mod, "collectors.facts": mod, "sensor.errors": mod, "collectors.tables": mod,
-             "collectors": mod, "collectors.m": mod}
+             "collectors": mod, "collectors.m": mod, "sensor": mod}
+    # sensor/__init__ runs before sensor.config: an import of the package too; collectors/__init__
+    # is already running when collectors.m is imported.
     assert imports_of("collectors.m", mod, known) == {"sensor.config", "collectors.facts", "sensor.errors",
-                                                      "collectors.tables"}
+                                                      "collectors.tables", "sensor"}
+
+
+def test_a_package_init_that_imports_its_modules_is_in_the_graph(tmp_path: Path) -> None:
+    """collectors.tables -> collectors.cli.names runs collectors/cli/__init__, which imported
+    collectors.cli.parse, which imports collectors.tables: a cycle through a package's __init__."""
+    t, init, parse = tmp_path / "tables.py", tmp_path / "__init__.py", tmp_path / "parse.py"
+    names = tmp_path / "names.py"
+    names.write_text("import re\n")
+    t.write_text("from collectors.cli.names import Ports\n")
+    init.write_text("from collectors.cli.parse import parse\n")
+    parse.write_text("from collectors.tables import Tables\n")
+    known = {"collectors.tables": t, "collectors.cli": init, "collectors.cli.parse": parse,
+             "collectors.cli.names": names, "collectors": init}
+    g = {name: imports_of(name, path, known) for name, path in known.items() if name != "collectors"}
+    assert ["collectors.cli", "collectors.cli.parse", "collectors.tables"] in cycles(g)

@@ -1,6 +1,6 @@
-"""CLI collector: netmiko over SSH (``ssh``), ntc-templates/JSON/XML parsing to facts (``parse``, pure)."""
+"""CLI collector: netmiko over SSH (``ssh``), ntc-templates/JSON/XML parsing to facts (``parse``, pure),
+the platform table (``platforms``) and the tolerant fallback parser (``tolerant``).
 
-from collectors.cli.names import Ports, canonical_name
-from collectors.cli.parse import ParseError, parse
-
-__all__ = ["ParseError", "Ports", "canonical_name", "parse"]
+Import the modules themselves: this package's ``__init`` imports nothing, so that importing
+``collectors.cli.names`` (as ``collectors.tables`` does) never runs the parser's imports.
+"""
