@@ -447,6 +447,14 @@ class Outbox:
     async def retained_payloads(self, prefix: str) -> list[tuple[str, bytes]]:
         return await self._run(self._retained_sync, prefix)
 
+    async def retained_topics(self, prefix: str) -> set[str]:
+        """The retained topics under ``prefix`` that the local store holds a payload for."""
+        return await self._run(self._retained_topics_sync, prefix)
+
+    def _retained_topics_sync(self, prefix: str) -> set[str]:
+        cur = self.db.execute("SELECT topic FROM retained WHERE topic >= ? AND topic < ?", (prefix, prefix + "\uffff"))
+        return {r[0] for r in cur.fetchall()}
+
     def _retained_sync(self, prefix: str) -> list[tuple[str, bytes]]:
         cur = self.db.execute(
             "SELECT topic, payload FROM retained WHERE topic >= ? AND topic < ? ORDER BY topic",
