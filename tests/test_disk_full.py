@@ -18,6 +18,7 @@ import io
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -59,8 +60,8 @@ class Closet:
     deadline = 60.0
     continuous = False
 
-    def __init__(self) -> None:
-        self.cycles = 0
+    def __init__(self, *, all_at_once: bool = False) -> None:
+        self.cycles = SWITCHES if all_at_once else 0
 
     async def cycle(self, ctx: SourceContext) -> None:
         self.cycles += 1
@@ -183,3 +184,42 @@ async def test_full_state_disk_waits_recovers_and_loses_nothing(tmp_path: Path,
     assert not [x for x in lines if "exception" in x], [x for x in lines if "exception" in x][:1]
     errors = [x["event"] for x in lines if x.get("level") == "error"]
     assert any("is full" in e for e in errors), errors
+
+
+def _lose_the_commits(state: Path) -> None:
+    """What an older version left after a full disk: the state knows the devices, the outbox does not."""
+    db = sqlite3.connect(state / "outbox.sqlite3")
+    db.execute("DELETE FROM outbox")
+    db.execute("DELETE FROM retained")
+    db.commit()
+    db.close()
+
+
+async def test_devices_known_to_the_state_but_not_in_the_outbox_are_published_again(
+        tmp_path: Path, write_config: Callable[..., Path]) -> None:
+    broker = Mosquitto(tmp_path / "broker")  # down for the first run
+    cfg = load_config(write_config(mqtt_port=broker.port))
+    assert await Supervisor(cfg, sources=[Closet(all_at_once=True)]).run(once=True, drain_timeout=0.5) == 1
+    state = Path(cfg.sensor.state_dir)
+    await asyncio.to_thread(_lose_the_commits, state)
+    broker.start()
+    try:
+        sub = Subscriber(broker.port)
+        try:
+            sup = Supervisor(cfg, sources=[Closet(all_at_once=True)])
+            assert await sup.run(once=True, drain_timeout=30) == 0, sup.exit_reason
+            expected = {mac_of(k, i) for k in range(SWITCHES) for i in range(PER_SWITCH)}
+
+            def seen() -> tuple[set[str], set[str]]:
+                devices = {e["data"]["mac"] for e in sub.envelopes() if e.get("kind") == "device" and e["data"]}
+                appeared = {e["data"]["mac"] for e in sub.envelopes("/events") if e["data"].get("event") == "appeared"}
+                return devices, appeared
+
+            await asyncio.to_thread(sub.wait_for, lambda: seen() == (expected, expected), 20)
+            devices, appeared = seen()
+            assert (len(devices), len(appeared)) == (TOTAL, TOTAL)
+            assert sup.metrics.counters.get("devices_reconciled") == TOTAL
+        finally:
+            sub.close()
+    finally:
+        broker.stop()
