@@ -86,6 +86,7 @@ class Supervisor:
         self.failures: dict[str, str] = {}
         self.exit_reason = ""
         self.store_error: str | None = None  # set while the outbox cannot be written
+        self.store_failing_since: float | None = None  # monotonic time of the first failure of this episode
         self.store_backoff = (0.5, 10.0)  # seconds: first retry and cap while the outbox cannot be written
 
     # -- stages -------------------------------------------------------------
@@ -111,7 +112,7 @@ class Supervisor:
         while True:
             try:
                 await self.outbox.append(batch)
-            except StoreError as e:
+            except StoreFullError as e:
                 self._store_failing(e, "commit")
                 await asyncio.sleep(backoff.next())
             else:
@@ -125,6 +126,8 @@ class Supervisor:
             log.error(f"{e}; waiting, nothing is dropped", retrying=what, pending=self.observations.qsize())
             notify.status(f"waiting: {e}")
         self.store_error = str(e)
+        if self.store_failing_since is None:
+            self.store_failing_since = time.monotonic()
         self.metrics.set("outbox_writable", 0)
 
     def _store_ok(self) -> None:
@@ -132,10 +135,15 @@ class Supervisor:
             log.info("the outbox is writable again", previous_error=self.store_error)
             notify.status(f"running {len(self.sources)} sources; outbox writable again")
             self.store_error = None
+            self.store_failing_since = None
             self.metrics.set("outbox_writable", 1)
 
-    async def _open_outbox(self) -> bool:
-        """Open the outbox; on a full disk wait for room (or a stop). False when stopped first."""
+    def _gave_up(self, limit: float | None) -> bool:
+        return (limit is not None and self.store_failing_since is not None
+                and time.monotonic() - self.store_failing_since > limit)
+
+    async def _open_outbox(self, give_up_after: float | None = None) -> bool:
+        """Open the outbox; on a full disk wait for room (or a stop). False when stopped or given up first."""
         backoff = Backoff(base=self.store_backoff[0], cap=self.store_backoff[1])
         while True:
             try:
@@ -148,7 +156,7 @@ class Supervisor:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(backoff.next()):
                     await self.stop_event.wait()
-            if self.stop_event.is_set():
+            if self.stop_event.is_set() or self._gave_up(give_up_after):
                 return False
 
     def _context(self, name: str) -> SourceContext:
@@ -252,8 +260,11 @@ class Supervisor:
 
     async def run(self, *, once: bool = False, drain_timeout: float | None = None) -> int:
         """Run until stopped (or one cycle with ``once``); returns the exit code."""
-        if not await self._open_outbox():
+        if not await self._open_outbox(self._once_limit(drain_timeout) if once else None):
             log.info("sensor stopped before the outbox could be opened", error=self.store_error)
+            if once:
+                self.exit_reason = f"{self.store_error}; run again when there is room"
+                return 1
             return 0
         log.info(
             "sensor starting",
@@ -328,7 +339,28 @@ class Supervisor:
         if await self._drain(STOP_BUDGET / 2):
             await self.emit_health()
 
+    def _once_limit(self, drain_timeout: float | None) -> float:
+        """How long ``--once`` waits for an outbox that cannot be written before it gives up."""
+        if drain_timeout is not None:
+            return drain_timeout
+        return float(self.cfg.mqtt.drain_timeout) if self.cfg.mqtt is not None else 30.0
+
     async def _once(self, drain_timeout: float | None) -> int:
+        # A script must not hang on a full disk: give up (exit 1, the reason said) after the drain timeout.
+        limit = self._once_limit(drain_timeout)
+        body = asyncio.create_task(self._once_body(drain_timeout), name="once")
+        while not body.done():
+            await asyncio.wait({body}, timeout=0.5)
+            if not body.done() and self._gave_up(limit):
+                body.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await body
+                self.exit_reason = (f"{self.store_error}; gave up after {limit:g}s: what was not committed is "
+                                    f"produced again by the next run")
+                return 1
+        return body.result()
+
+    async def _once_body(self, drain_timeout: float | None) -> int:
         async with asyncio.TaskGroup() as tg:
             for s in self.sources:
                 tg.create_task(self._one_cycle(s, self._context(s.name)), name=s.name)

@@ -18,8 +18,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +33,7 @@ from sensor.config import load_config
 from sensor.facts import FdbEntry, Interface, Snapshot, SwitchInfo
 from sensor.sources import SourceContext
 from sensor.supervisor import Supervisor
+from tests.conftest import REPO
 from tests.support.mosquitto import Mosquitto
 from tests.support.subscriber import Subscriber
 
@@ -100,6 +103,25 @@ def fill(path: Path) -> int:
     return n
 
 
+SENSOR = [sys.executable, "-m", "sensor.cli"]
+
+
+def run_on_full_disk(config: str) -> subprocess.CompletedProcess[str]:
+    """``sensor run`` for 4 s, then SIGTERM; what it said and how it ended."""
+    p = subprocess.Popen([*SENSOR, "run", "--config", config], cwd=REPO, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(4)
+        assert p.poll() is None, f"sensor run exited on a full disk: {p.communicate()[0]}"
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=15)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return subprocess.CompletedProcess(p.args, p.returncode, "", out)
+
+
 async def until(cond: Callable[[], bool], within: float) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -137,6 +159,15 @@ async def test_full_state_disk_waits_recovers_and_loses_nothing(tmp_path: Path,
         # 2. Stopped on the full disk: promptly, without an exception.
         sup.stop_event.set()
         assert await asyncio.wait_for(task, 15) == 0
+        # The real service on the still-full disk (as systemd would restart it): it waits, one clear
+        # error, and stops cleanly on SIGTERM; a script's --once gives up with the reason, exit 1.
+        service = await asyncio.to_thread(run_on_full_disk, cfg.path)
+        assert service.returncode == 0 and "Traceback" not in service.stderr, service.stderr
+        assert "is full" in service.stderr, service.stderr
+        once = await asyncio.to_thread(subprocess.run, [*SENSOR, "run", "--once", "--drain-timeout", "2", "--config",
+                                                        cfg.path], capture_output=True, text=True, timeout=60)
+        assert once.returncode == 1 and "Traceback" not in once.stderr, once.stderr
+        assert "is full" in once.stderr.splitlines()[-1] and "gave up after 2s" in once.stderr, once.stderr
         # 3. Started again on the still-full disk: it waits, it does not crash.
         sup2 = Supervisor(cfg, sources=[Closet()])
         sup2.store_backoff = (0.2, 1.0)

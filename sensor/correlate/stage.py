@@ -31,6 +31,7 @@ from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.engine import Correlator
 from sensor.correlate.store import load_state, save_state, state_path
 from sensor.correlate.tracker import TrackerState
+from sensor.errors import StoreError
 from sensor.evidence.enrich import Evidence
 from sensor.metrics import Metrics
 from sensor.observations import Observation, PortRoleInfo, SwitchHealth, device_obs, event_obs, register_obs, switch_obs
@@ -106,6 +107,12 @@ class CorrelatorStage:
                     break
             try:
                 await self._process(batch)
+            except StoreError as e:
+                # Not committed, so it must not be remembered as published: start again from the
+                # saved state, which does not have it, and it is produced again.
+                log.error("correlated records could not be committed; reloading the saved state", error=str(e))
+                self.metrics.inc("correlation_errors")
+                self.correlator = None
             except Exception:
                 # A bug, not bad input: keep the traceback, keep the stage alive.
                 log.exception("correlation failed for this batch", switches=sorted({_switch(s) for s in batch}))
