@@ -64,7 +64,11 @@ def is_disk_full(e: BaseException) -> bool:
     """Whether ``e`` says the file system has no room (or no inodes, or the quota is used up)."""
     if isinstance(e, OSError):
         return e.errno in (errno.ENOSPC, errno.EDQUOT)
+    return getattr(e, "sqlite_errorcode", None) == 13  # SQLITE_FULL
+
+
+def is_write_failure(e: BaseException) -> bool:
+    """A full disk, or a write SQLite could not do: on a full disk a write or truncate of the WAL or its
+    index comes back as SQLITE_IOERR_WRITE/SHMSIZE/TRUNCATE/FSYNC and the like (10 + extended code)."""
     code = getattr(e, "sqlite_errorcode", None)
-    # SQLITE_FULL (13); a failed write or truncate of the WAL or its index on a full disk
-    # comes back as SQLITE_IOERR_WRITE/SHMSIZE/TRUNCATE/FSYNC and the like (10 + extended code).
-    return code == 13 or (isinstance(code, int) and code & 0xFF == 10)
+    return is_disk_full(e) or (isinstance(code, int) and code & 0xFF == 10)

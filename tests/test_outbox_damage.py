@@ -160,3 +160,34 @@ def test_corrupted_outbox_under_sensor_run_is_one_clear_error(tmp_path: Path,
     assert next(x["event"] for x in lines if x.get("level") == "error").startswith("the outbox is damaged")
     health = [x for x in lines if x["event"] == "sensor starting"]
     assert health and health[0]["next_seq"] == 11
+
+
+async def test_hub_sees_seq_continue_and_the_gap_announced(tmp_path: Path, write_config: Callable[..., Path]) -> None:
+    """Through a real Mosquitto: after the outbox was emptied to 0 bytes, seq goes on and health explains the gap."""
+    import asyncio
+
+    from sensor.supervisor import Supervisor
+    from tests.support.mosquitto import Mosquitto
+    from tests.support.stream import StreamSource
+    from tests.support.subscriber import Subscriber
+
+    broker = Mosquitto(tmp_path / "broker")  # down: 20 events and a health message wait in the outbox
+    cfg = load_config(write_config(mqtt_port=broker.port))
+    assert await Supervisor(cfg, sources=[StreamSource(20)]).run(once=True, drain_timeout=0.5) == 1
+    state = Path(cfg.sensor.state_dir)
+    (state / "outbox.sqlite3").write_bytes(b"")
+    broker.start()
+    try:
+        sub = Subscriber(broker.port)
+        try:
+            sup = Supervisor(cfg, sources=[StreamSource(5)])
+            assert await sup.run(once=True, drain_timeout=20) == 0, sup.exit_reason
+            await asyncio.to_thread(sub.wait_for, lambda: len(sub.seqs()) >= 6, 10)
+            seqs = sorted(set(sub.seqs()))
+            assert seqs == list(range(22, 28)), seqs  # never 1..6 again
+            health = sub.envelopes("/health")[-1]["data"]
+            assert (health["outbox_dropped_total"], health["outbox_last_dropped_seq"]) == (21, 21)
+        finally:
+            sub.close()
+    finally:
+        broker.stop()

@@ -43,7 +43,7 @@ import structlog
 from sensor.errors import StoreError, StoreFullError
 from sensor.metrics import Metrics
 from sensor.observations import SCHEMA, Envelope, Observation
-from sensor.statefiles import create_private, ensure_dir, is_disk_full, write_atomic
+from sensor.statefiles import create_private, ensure_dir, is_disk_full, is_write_failure, write_atomic
 
 T = TypeVar("T")
 
@@ -89,6 +89,9 @@ def _store_error(action: str, path: Path, e: BaseException) -> StoreError:
     if is_disk_full(e):
         return StoreFullError(f"cannot {action} the outbox {path}: {e}: the file system of sensor.state_dir is "
                               f"full; nothing new is committed until there is room again")
+    if is_write_failure(e):
+        return StoreFullError(f"cannot {action} the outbox {path}: {e}: check the file system of "
+                              f"sensor.state_dir (full?); nothing new is committed until it can be written")
     return StoreError(f"cannot {action} the outbox {path}: {e}")
 
 
@@ -162,7 +165,7 @@ class Outbox:
                 create_private(self.path)
                 db, state = self._connect_checked(False, None)
         except (sqlite3.Error, OSError) as e:
-            if is_disk_full(e):
+            if is_write_failure(e):
                 raise _store_error("open", self.path, e) from None
             raise StoreError(
                 f"cannot open the outbox {self.path}: {e} (check that sensor.state_dir exists and is writable)"
@@ -216,7 +219,7 @@ class Outbox:
                 depth = int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
             except sqlite3.DatabaseError as e:
                 code = getattr(e, "sqlite_errorcode", None)
-                if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or type(e) is sqlite3.DatabaseError:
+                if code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
                     raise _Damaged(str(e)) from None
                 raise
             except (TypeError, ValueError) as e:  # a meta value that is not a number
@@ -410,11 +413,14 @@ class Outbox:
     def _fetch_sync(self, after_id: int, limit: int) -> list[Row]:
         if self._rdb is None:
             raise StoreError("outbox is not open")
-        cur = self._rdb.execute(
-            "SELECT id, seq, topic, payload, retain FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-            (after_id, limit),
-        )
-        return [Row(r[0], r[1], r[2], r[3], bool(r[4])) for r in cur.fetchall()]
+        try:
+            cur = self._rdb.execute(
+                "SELECT id, seq, topic, payload, retain FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            )
+            return [Row(r[0], r[1], r[2], r[3], bool(r[4])) for r in cur.fetchall()]
+        except sqlite3.Error as e:
+            raise _store_error("read", self.path, e) from None
 
     async def remove(self, ids: Iterable[int]) -> None:
         """Delete acknowledged messages (a lost delete only means a duplicate with the same seq)."""
@@ -452,15 +458,22 @@ class Outbox:
         return await self._run(self._retained_topics_sync, prefix)
 
     def _retained_topics_sync(self, prefix: str) -> set[str]:
-        cur = self.db.execute("SELECT topic FROM retained WHERE topic >= ? AND topic < ?", (prefix, prefix + "\uffff"))
-        return {r[0] for r in cur.fetchall()}
+        try:
+            cur = self.db.execute("SELECT topic FROM retained WHERE topic >= ? AND topic < ?",
+                                  (prefix, prefix + "\uffff"))
+            return {r[0] for r in cur.fetchall()}
+        except sqlite3.Error as e:
+            raise _store_error("read", self.path, e) from None
 
     def _retained_sync(self, prefix: str) -> list[tuple[str, bytes]]:
-        cur = self.db.execute(
-            "SELECT topic, payload FROM retained WHERE topic >= ? AND topic < ? ORDER BY topic",
-            (prefix, prefix + "\uffff"),
-        )
-        return [(r[0], r[1]) for r in cur.fetchall()]
+        try:
+            cur = self.db.execute(
+                "SELECT topic, payload FROM retained WHERE topic >= ? AND topic < ? ORDER BY topic",
+                (prefix, prefix + "\uffff"),
+            )
+            return [(r[0], r[1]) for r in cur.fetchall()]
+        except sqlite3.Error as e:
+            raise _store_error("read", self.path, e) from None
 
 
 def outbox_path(state_dir: str | os.PathLike[str]) -> Path:
