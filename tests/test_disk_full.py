@@ -30,6 +30,7 @@ import pytest
 
 from sensor import log as sensor_log
 from sensor.config import load_config
+from sensor.correlate.store import load_state, state_path
 from sensor.facts import FdbEntry, Interface, Snapshot, SwitchInfo
 from sensor.sources import SourceContext
 from sensor.supervisor import Supervisor
@@ -103,6 +104,17 @@ def fill(path: Path) -> int:
     return n
 
 
+def state_and_store(state: Path) -> tuple[set[str], set[str]]:
+    known = set(load_state(state_path(state)).devices)
+    db = sqlite3.connect(f"file:{state / 'outbox.sqlite3'}?mode=ro", uri=True)
+    try:
+        stored = {r[0].removeprefix("devices/") for r in db.execute("SELECT topic FROM retained")
+                  if r[0].startswith("devices/")}
+    finally:
+        db.close()
+    return known, stored
+
+
 SENSOR = [sys.executable, "-m", "sensor.cli"]
 
 
@@ -159,6 +171,10 @@ async def test_full_state_disk_waits_recovers_and_loses_nothing(tmp_path: Path,
         # 2. Stopped on the full disk: promptly, without an exception.
         sup.stop_event.set()
         assert await asyncio.wait_for(task, 15) == 0
+        # State and outbox moved together: every device the state knows has its record in the store.
+        known, stored = await asyncio.to_thread(state_and_store, state)
+        assert known and known == stored, f"{len(known)} devices in the state, {len(stored)} in the outbox"
+        print(f"after stopping on the full disk: {len(known)} devices in the state, {len(stored)} in the outbox")
         # The real service on the still-full disk (as systemd would restart it): it waits, one clear
         # error, and stops cleanly on SIGTERM; a script's --once gives up with the reason, exit 1.
         service = await asyncio.to_thread(run_on_full_disk, cfg.path)
