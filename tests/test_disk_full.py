@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pytest
 
+from collectors.facts import FdbEntry, Interface, Snapshot, SwitchInfo
 from sensor import log as sensor_log
 from sensor.config import load_config
 from sensor.correlate.store import load_state, state_path
-from sensor.facts import FdbEntry, Interface, Snapshot, SwitchInfo
 from sensor.sources import SourceContext
 from sensor.supervisor import Supervisor
 from tests.conftest import REPO
