@@ -68,7 +68,7 @@ async def test_emptied_to_zero_bytes(tmp_path: Path, logbuf: io.StringIO) -> Non
     assert (ob.dropped_total, ob.last_dropped_seq) == (6, 10)  # 5..10 were pending and are gone
     assert metrics.snapshot()["outbox_dropped_total"] == 6
     errs = _errors(logbuf)
-    assert len(errs) >= 1 and "damaged" in str(errs[0]["event"])
+    assert len(errs) == 1 and "damaged" in str(errs[0]["event"]), errs
     assert [p.name for p in os.scandir(tmp_path) if p.name.startswith("outbox.sqlite3.damaged-")]
     await ob.close()
 
@@ -85,7 +85,8 @@ async def test_next_seq_gone(tmp_path: Path, logbuf: io.StringIO) -> None:
     assert seqs == [5, 6, 7, 8, 9, 10, 11, 12, 13]
     assert len(set(seqs)) == len(seqs)
     assert ob.dropped_total == 0
-    assert any("next_seq" in str(e.get("problem")) for e in _errors(logbuf))
+    errs = _errors(logbuf)
+    assert len(errs) == 1 and "next_seq" in str(errs[0].get("problem")), errs
     await ob.close()
 
 
@@ -119,7 +120,8 @@ async def test_table_gone(tmp_path: Path, logbuf: io.StringIO) -> None:
     assert seqs == [11, 12, 13]
     assert (ob.dropped_total, ob.last_dropped_seq) == (6, 10)
     assert metrics.snapshot()["outbox_dropped_total"] == 6
-    assert any("outbox missing" in str(e.get("problem")) for e in _errors(logbuf))
+    errs = _errors(logbuf)
+    assert len(errs) == 1 and "outbox missing" in str(errs[0].get("problem")), errs
     await ob.close()
 
 
@@ -139,7 +141,8 @@ async def test_corrupted_pages(tmp_path: Path, logbuf: io.StringIO) -> None:
     ob, _, seqs = await _reopen_and_append(path)
     assert seqs == [11, 12, 13]
     assert (ob.dropped_total, ob.last_dropped_seq) == (6, 10)
-    assert any("damaged" in str(e["event"]) for e in _errors(logbuf))
+    errs = _errors(logbuf)
+    assert len(errs) == 1 and "damaged" in str(errs[0]["event"]), errs
     await ob.close()
 
 

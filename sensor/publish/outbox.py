@@ -129,6 +129,7 @@ class Outbox:
         self.reserved = 0
         self.mark_path = path.with_name(path.stem + ".seq")
         self.damage: str | None = None  # what was wrong with the outbox found at open, if anything
+        self.moved_aside: Path | None = None
         self.changed = asyncio.Event()
 
     # -- thread helpers ----------------------------------------------------
@@ -237,6 +238,7 @@ class Outbox:
             if src.exists():
                 os.replace(src, Path(str(aside) + suffix))
         self.damage = why
+        self.moved_aside = aside
         self.log.error("the outbox is damaged: moved it aside and started a fresh one; messages still in it "
                        "are lost and counted as dropped", path=str(self.path), moved_to=str(aside), problem=why)
 
@@ -257,7 +259,9 @@ class Outbox:
             [("next_seq", start), ("dropped_total", self.dropped_total), ("last_dropped_seq", self.last_dropped_seq)],
         )
         self.db.execute("COMMIT")
-        self.log.error("outbox seq recovered from its high-water mark", problem=self.damage, next_seq=start,
+        # One error per damage: when the file was moved aside, that line was it.
+        say = self.log.warning if self.moved_aside else self.log.error
+        say("outbox seq recovered from its high-water mark", problem=self.damage, next_seq=start,
                        lost_seqs=lost, dropped_total=self.dropped_total, last_dropped_seq=self.last_dropped_seq)
 
     # -- the high-water mark -------------------------------------------------
