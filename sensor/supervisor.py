@@ -261,6 +261,7 @@ class Supervisor:
     async def run(self, *, once: bool = False, drain_timeout: float | None = None) -> int:
         """Run until stopped (or one cycle with ``once``); returns the exit code."""
         if not await self._open_outbox(self._once_limit(drain_timeout) if once else None):
+            await self.outbox.close()
             log.info("sensor stopped before the outbox could be opened", error=self.store_error)
             if once:
                 self.exit_reason = f"{self.store_error}; run again when there is room"
