@@ -48,5 +48,9 @@ class StoreError(SensorError):
     """The local outbox/state store cannot be opened or written."""
 
 
+class StoreFullError(StoreError):
+    """The state directory's file system has no room: nothing new can be committed until it has."""
+
+
 # Every error written for the user: caught where a command or a source reports it in one line.
 USER_ERRORS: tuple[type[Exception], ...] = (SensorError, CollectorError)

@@ -44,6 +44,7 @@ class HealthData(msgspec.Struct, frozen=True, kw_only=True):
     counters: dict[str, float | int | str | None]
     hub_connected: bool | None = None
     hub_last_error: str | None = None
+    outbox_error: str | None = None  # set while nothing can be committed (e.g. the state disk is full)
 
 
 class PortRoleInfo(msgspec.Struct, frozen=True, kw_only=True):

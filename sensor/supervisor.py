@@ -5,6 +5,12 @@ SIGINT): sources first, then whatever they queued is committed to the outbox,
 then the publisher gets a short grace for in-flight PUBACKs. A source that fails
 is logged and retried with capped, jittered backoff; it never takes the others
 down.
+
+When the outbox cannot be written (the state disk is full), nothing is dropped and
+nothing crashes: every commit waits and retries with backoff, the queues fill and
+hold the sources back, health and the systemd status carry one clear error, and
+work resumes by itself once there is room. Opening the outbox on a full disk waits
+the same way, so a restart under systemd does not become a crash loop.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from sensor.backoff import Backoff
 from sensor.config import Config
 from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.stage import CorrelatorStage
-from sensor.errors import SensorError, SourceError
+from sensor.errors import SensorError, SourceError, StoreError, StoreFullError
 from sensor.metrics import Metrics
 from sensor.observations import HealthData, Observation, health_obs
 from sensor.publish.mqtt import Publisher
@@ -79,6 +85,9 @@ class Supervisor:
         self.started_at = time.time()
         self.failures: dict[str, str] = {}
         self.exit_reason = ""
+        self.store_error: str | None = None  # set while the outbox cannot be written
+        self.store_failing_since: float | None = None  # monotonic time of the first failure of this episode
+        self.store_backoff = (0.5, 10.0)  # seconds: first retry and cap while the outbox cannot be written
 
     # -- stages -------------------------------------------------------------
     async def _writer(self) -> None:
@@ -92,10 +101,63 @@ class Supervisor:
                 except asyncio.QueueEmpty:
                     break
             try:
-                await self.outbox.append(batch)
+                await self.commit(batch)
             finally:
                 for _ in batch:
                     self.observations.task_done()
+
+    async def commit(self, batch: list[Observation]) -> None:
+        """Commit ``batch`` to the outbox, waiting as long as it takes for the outbox to be writable."""
+        backoff = Backoff(base=self.store_backoff[0], cap=self.store_backoff[1])
+        while True:
+            try:
+                await self.outbox.append(batch)
+            except StoreFullError as e:
+                self._store_failing(e, "commit")
+                await asyncio.sleep(backoff.next())
+            else:
+                self._store_ok()
+                return
+
+    def _store_failing(self, e: StoreError, what: str) -> None:
+        self.metrics.inc("outbox_write_errors")
+        if self.store_error != str(e):
+            # One line per kind of failure, not one per retry; health and systemd carry it meanwhile.
+            log.error(f"{e}; waiting, nothing is dropped", retrying=what, pending=self.observations.qsize())
+            notify.status(f"waiting: {e}")
+        self.store_error = str(e)
+        if self.store_failing_since is None:
+            self.store_failing_since = time.monotonic()
+        self.metrics.set("outbox_writable", 0)
+
+    def _store_ok(self) -> None:
+        if self.store_error is not None:
+            log.info("the outbox is writable again", previous_error=self.store_error)
+            notify.status(f"running {len(self.sources)} sources; outbox writable again")
+            self.store_error = None
+            self.store_failing_since = None
+            self.metrics.set("outbox_writable", 1)
+
+    def _gave_up(self, limit: float | None) -> bool:
+        return (limit is not None and self.store_failing_since is not None
+                and time.monotonic() - self.store_failing_since > limit)
+
+    async def _open_outbox(self, give_up_after: float | None = None) -> bool:
+        """Open the outbox; on a full disk wait for room (or a stop). False when stopped or given up first."""
+        backoff = Backoff(base=self.store_backoff[0], cap=self.store_backoff[1])
+        while True:
+            try:
+                await self.outbox.open()
+            except StoreFullError as e:
+                self._store_failing(e, "open")
+            else:
+                self._store_ok()
+                return True
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(backoff.next()):
+                    await self.stop_event.wait()
+            if self.stop_event.is_set() or self._gave_up(give_up_after):
+                return False
 
     def _context(self, name: str) -> SourceContext:
         return SourceContext(name, self.observations, self.snapshots, self.metrics)
@@ -174,6 +236,7 @@ class Supervisor:
             counters=self.metrics.snapshot(),
             hub_connected=pub.connected.is_set() if pub is not None else None,
             hub_last_error=str(pub.last_error) if pub is not None and pub.last_error else None,
+            outbox_error=self.store_error,
         )
 
     async def emit_health(self) -> None:
@@ -197,7 +260,13 @@ class Supervisor:
 
     async def run(self, *, once: bool = False, drain_timeout: float | None = None) -> int:
         """Run until stopped (or one cycle with ``once``); returns the exit code."""
-        await self.outbox.open()
+        if not await self._open_outbox(self._once_limit(drain_timeout) if once else None):
+            await self.outbox.close()
+            log.info("sensor stopped before the outbox could be opened", error=self.store_error)
+            if once:
+                self.exit_reason = f"{self.store_error}; run again when there is room"
+                return 1
+            return 0
         log.info(
             "sensor starting",
             version=__version__,
@@ -218,7 +287,7 @@ class Supervisor:
                     )
                     pub_task = tg.create_task(self.publisher.run(), name="publisher")
                 stage = CorrelatorStage(self.cfg, self.snapshots, self.observations, self.metrics,
-                                        directory=self.directory)
+                                        directory=self.directory, commit=self.commit, known=self._stored_devices)
                 correlator = tg.create_task(stage.run(), name="correlator")
                 if once:
                     code = await self._once(drain_timeout)
@@ -229,7 +298,7 @@ class Supervisor:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.snapshots.join(), timeout=STOP_BUDGET / 4)
                 correlator.cancel()
-                await asyncio.wait_for(self.observations.join(), timeout=STOP_BUDGET / 2)
+                await self._drain(STOP_BUDGET / 2)
                 if self.publisher is not None and pub_task is not None:
                     await self.publisher.stop(grace=0 if once else 1.0)
                     with contextlib.suppress(asyncio.TimeoutError):
@@ -240,6 +309,21 @@ class Supervisor:
             await self.outbox.close()
         log.info("sensor stopped", outbox_depth=self.outbox.depth, next_seq=self.outbox.next_seq)
         return code
+
+    async def _drain(self, within: float) -> bool:
+        """Wait for the queued observations to be committed; False (and said why) if they cannot be."""
+        try:
+            await asyncio.wait_for(self.observations.join(), timeout=within)
+        except TimeoutError:
+            log.error("stopping with observations not committed; what they describe is produced again "
+                      "at the next start", queued=self.observations.qsize(), error=self.store_error)
+            return False
+        return True
+
+    async def _stored_devices(self) -> tuple[set[str], bool]:
+        """MACs of the device records in the local store, and whether the outbox was just replaced."""
+        topics = await self.outbox.retained_topics("devices/")
+        return {t.removeprefix("devices/") for t in topics}, self.outbox.damage is not None
 
     async def _forever(self, tg: asyncio.TaskGroup) -> None:
         tasks = [tg.create_task(self._run_source(s), name=s.name) for s in self.sources]
@@ -253,10 +337,31 @@ class Supervisor:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         # The last word before stopping: final counters, committed like everything else.
-        await asyncio.wait_for(self.observations.join(), timeout=STOP_BUDGET / 2)
-        await self.emit_health()
+        if await self._drain(STOP_BUDGET / 2):
+            await self.emit_health()
+
+    def _once_limit(self, drain_timeout: float | None) -> float:
+        """How long ``--once`` waits for an outbox that cannot be written before it gives up."""
+        if drain_timeout is not None:
+            return drain_timeout
+        return float(self.cfg.mqtt.drain_timeout) if self.cfg.mqtt is not None else 30.0
 
     async def _once(self, drain_timeout: float | None) -> int:
+        # A script must not hang on a full disk: give up (exit 1, the reason said) after the drain timeout.
+        limit = self._once_limit(drain_timeout)
+        body = asyncio.create_task(self._once_body(drain_timeout), name="once")
+        while not body.done():
+            await asyncio.wait({body}, timeout=0.5)
+            if not body.done() and self._gave_up(limit):
+                body.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await body
+                self.exit_reason = (f"{self.store_error}; gave up after {limit:g}s: what was not committed is "
+                                    f"produced again by the next run")
+                return 1
+        return body.result()
+
+    async def _once_body(self, drain_timeout: float | None) -> int:
         async with asyncio.TaskGroup() as tg:
             for s in self.sources:
                 tg.create_task(self._one_cycle(s, self._context(s.name)), name=s.name)

@@ -164,6 +164,9 @@ def _parse_one(platform: str, command: str, kind: str, text: str, t: Tables) -> 
             data = json.loads(body)
         except ValueError as e:
             raise ParseError(f"output looks like JSON but is not: {e}") from None
+        except RecursionError:
+            # Hostile or broken output (thousands of nested brackets): no switch prints that.
+            raise ParseError("output looks like JSON but is nested too deeply to be a command's output") from None
         _parse_json(platform, kind, data, t)
         return
     if platform == "linux":

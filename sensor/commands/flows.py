@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import msgspec
 
 from collectors.flows import Decoder, batch_dicts
 from collectors.flows.decode import Batch
+from sensor.inputs import InputError, read_limited
+
+MAX_DATAGRAM = 65535  # the largest UDP payload; a bigger file is not one datagram
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -48,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     for name in args.files:
         try:
-            data = Path(name).read_bytes()
-        except OSError as e:
-            print(f"{name}: cannot be read: {e.strerror or e}", file=sys.stderr)
+            data = read_limited(name, MAX_DATAGRAM)
+        except InputError as e:
+            print(f"{e}", file=sys.stderr)
             status = 1
             continue
         res = decoder.decode(data, args.exporter)

@@ -11,7 +11,7 @@ import msgspec
 
 from sensor.config import load_config
 from sensor.errors import ConfigError
-from sensor.publish.outbox import read_retained
+from sensor.publish.outbox import outbox_path, read_retained
 
 COLUMNS = ("switch", "port", "vlan", "mac", "vendor", "ips", "class", "risk", "last_seen")
 
@@ -47,15 +47,26 @@ def _row(record: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def load_devices(state_dir: str) -> list[dict[str, Any]]:
-    """Current device records from the local store, oldest MAC first."""
+def load_devices(state_dir: str, damaged: list[str] | None = None) -> list[dict[str, Any]]:
+    """Current device records from the local store, oldest MAC first.
+
+    A stored record that cannot be decoded is skipped and its topic added to ``damaged``
+    (when given), so that one bad row does not hide the rest of the inventory.
+    """
     devices = []
-    for _topic, payload in read_retained(state_dir, "devices/"):
+    for topic, payload in read_retained(state_dir, "devices/"):
         if not payload:
             continue
-        env = msgspec.json.decode(payload)
+        try:
+            env = msgspec.json.decode(payload)
+        except (msgspec.DecodeError, RecursionError) as e:
+            if damaged is not None:
+                damaged.append(f"{topic}: {e}")
+            continue
         if isinstance(env, dict) and isinstance(env.get("data"), dict):
             devices.append(env["data"])
+        elif damaged is not None:
+            damaged.append(f"{topic}: not a device record envelope")
     return devices
 
 
@@ -83,16 +94,25 @@ def run(args: argparse.Namespace) -> int:
         for problem in e.problems:
             print(problem, file=sys.stderr)
         return 2
-    devices = [d for d in load_devices(cfg.sensor.state_dir) if _wanted(d, args)]
+    store = outbox_path(cfg.sensor.state_dir)
+    if not store.is_file():
+        print(f"sensor inventory: there is no sensor state in {cfg.sensor.state_dir} (no {store.name}): "
+              f"check sensor.state_dir in {args.config}, or run `sensor run` first", file=sys.stderr)
+        return 2
+    damaged: list[str] = []
+    devices = [d for d in load_devices(cfg.sensor.state_dir, damaged) if _wanted(d, args)]
+    for what in damaged:
+        print(f"sensor inventory: {store}: skipped a damaged record {what}", file=sys.stderr)
+    status = 1 if damaged else 0
     if args.json:
         sys.stdout.write(msgspec.json.encode(devices).decode() + "\n")
-        return 0
+        return status
     rows = [_row(d) for d in devices]
     if args.csv:
         w = csv.DictWriter(sys.stdout, fieldnames=COLUMNS)
         w.writeheader()
         w.writerows(rows)
-        return 0
+        return status
     from rich.console import Console
     from rich.table import Table
 
@@ -104,4 +124,4 @@ def run(args: argparse.Namespace) -> int:
     Console().print(table)
     if not rows:
         print("The local store has no devices yet: run `sensor run` with switches configured.")
-    return 0
+    return status

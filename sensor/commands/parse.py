@@ -6,19 +6,23 @@ NETCONF reply; the facts are exactly what a poll over CLI or NETCONF would produ
 ``--json`` prints one object with keys ``platform``, ``command``, ``table``,
 ``interfaces``, ``fdb``, ``arp``, ``lldp``, ``cdp``, ``ports`` (key -> interface name),
 ``notes`` and ``errors``. Exit status: 0 parsed, 1 the output could not be mapped,
-2 usage.
+2 usage. A file that cannot be read or parsed is
+reported on stderr by name and the others are still read (exit status 1).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from collectors.cli.parse import PLATFORMS
+from sensor.inputs import InputError, read_limited
+
+# A whole MAC table of a large chassis is a few MB; far more is not a command's output.
+MAX_INPUT = 64 * 1024 * 1024
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -44,17 +48,21 @@ def run(args: argparse.Namespace) -> int:
               "give one command, or one per file", file=sys.stderr)
         return 2
     t = None
+    status = 0
     for command, name in zip(commands, args.file, strict=True):
         try:
-            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8", errors="replace")
-        except OSError as e:
-            print(f"sensor parse: {name}: {e.strerror or e}", file=sys.stderr)
-            return 1
+            text = read_limited(name, MAX_INPUT).decode("utf-8", errors="replace")
+        except InputError as e:
+            print(f"sensor parse: {e}", file=sys.stderr)
+            status = 1
+            continue
         try:
             t = parse(args.platform, command, text, switch=args.switch, tables=t)
         except ParseError as e:
             print(f"sensor parse: {name}: {e}", file=sys.stderr)
-            return 1
+            status = 1
+    if t is None:
+        return 1
     assert t is not None
     tables = sorted({command_table(c) for c in commands})
     doc: dict[str, Any] = {
@@ -68,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.buffer.write(msgspec.json.encode(doc) + b"\n")
         sys.stdout.flush()
-        return 0
+        return status
     _print(doc, t.ports.names)
-    return 0
+    return status
 
 
 def _print(doc: dict[str, Any], names: dict[int, str]) -> None:

@@ -6,13 +6,21 @@ record that changed (all of them at the configured full refresh) and one
 ``events`` observation per change, then saves its state file. ``task_done`` is
 called only after all of that, so ``snapshots.join()`` means "correlated and queued
 for the outbox" (``sensor run --once`` relies on it).
+
+The state file and the outbox move together: with ``commit`` (the supervisor's),
+records and events are committed to the outbox first and the state, which says
+which devices are known and published, is saved only after that. A batch that
+cannot be committed (a full disk) is never remembered as published, so a restart
+produces it again. At start, ``reconcile`` compares the state with the records the
+local store holds and publishes again what it lacks (a state written by an older
+version before its outbox commit, or an outbox that was damaged and replaced).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 
 import msgspec
 import structlog
@@ -22,6 +30,8 @@ from sensor.config import Config
 from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.engine import Correlator
 from sensor.correlate.store import load_state, save_state, state_path
+from sensor.correlate.tracker import TrackerState
+from sensor.errors import StoreError
 from sensor.evidence.enrich import Evidence
 from sensor.metrics import Metrics
 from sensor.observations import Observation, PortRoleInfo, SwitchHealth, device_obs, event_obs, register_obs, switch_obs
@@ -30,11 +40,35 @@ from sensor.sources import ToCorrelator
 log = structlog.get_logger("sensor.correlate")
 MAX_BATCH = 256
 
+Commit = Callable[[list[Observation]], Awaitable[None]]
+Known = Callable[[], Awaitable[tuple[set[str], bool]]]
+
+
+def reconcile(state: TrackerState, stored: Collection[str], replaced: bool) -> tuple[list[str], list[str]]:
+    """Make ``state`` agree with the device records the local store holds (``stored``: MACs).
+
+    A device the state knows but the store lacks was never committed, unless the store was
+    ``replaced`` (found damaged): then it is only published again. Otherwise it is forgotten,
+    so it appears again, event and all. Returns (forgotten, republished).
+    """
+    missing = sorted(m for m in state.devices if m not in stored)
+    if replaced:
+        for mac in missing:
+            state.devices[mac].published = ""
+        return [], missing
+    gone = set(missing)
+    for mac in missing:
+        del state.devices[mac]
+    for ip in [ip for ip, b in state.bindings.items() if b.mac in gone]:
+        del state.bindings[ip]
+    return missing, []
+
 
 class CorrelatorStage:
     def __init__(self, cfg: Config, snapshots: asyncio.Queue[ToCorrelator], observations: asyncio.Queue[Observation],
                  metrics: Metrics, clock: Callable[[], float] = time.time,
-                 directory: DeviceDirectory | None = None) -> None:
+                 directory: DeviceDirectory | None = None, commit: Commit | None = None,
+                 known: Known | None = None) -> None:
         self.cfg = cfg
         self.snapshots = snapshots
         self.observations = observations
@@ -43,16 +77,27 @@ class CorrelatorStage:
         self.path = state_path(cfg.sensor.state_dir)
         self.correlator: Correlator | None = None
         self.directory = directory if directory is not None else DeviceDirectory()
+        self.commit = commit
+        self.known = known
+        self._save_failing = False
 
-    def _ensure(self) -> Correlator:
+    def _ensure(self, stored: tuple[set[str], bool] | None = None) -> Correlator:
         if self.correlator is None:
-            self.correlator = Correlator.from_config(self.cfg, load_state(self.path), evidence=load_evidence(self.cfg))
+            state = load_state(self.path)
+            if stored is not None:
+                forgotten, republished = reconcile(state, *stored)
+                if forgotten or republished:
+                    log.warning("the correlation state knows devices the outbox never got: publishing them again",
+                                appear_again=len(forgotten), records_again=len(republished), state=str(self.path))
+                    self.metrics.inc("devices_reconciled", len(forgotten) + len(republished))
+            self.correlator = Correlator.from_config(self.cfg, state, evidence=load_evidence(self.cfg))
             log.info("correlator ready", devices=len(self.correlator.state.devices), state=str(self.path))
         return self.correlator
 
     async def run(self) -> None:
         # Rules, registry and state load before the first snapshot, off the event loop.
-        await asyncio.to_thread(self._ensure)
+        stored = await self.known() if self.known is not None else None
+        await asyncio.to_thread(self._ensure, stored)
         while True:
             batch = [await self.snapshots.get()]
             while len(batch) < MAX_BATCH:
@@ -62,6 +107,12 @@ class CorrelatorStage:
                     break
             try:
                 await self._process(batch)
+            except StoreError as e:
+                # Not committed, so it must not be remembered as published: start again from the
+                # saved state, which does not have it, and it is produced again.
+                log.error("correlated records could not be committed; reloading the saved state", error=str(e))
+                self.metrics.inc("correlation_errors")
+                self.correlator = None
             except Exception:
                 # A bug, not bad input: keep the traceback, keep the stage alive.
                 log.exception("correlation failed for this batch", switches=sorted({_switch(s) for s in batch}))
@@ -98,20 +149,41 @@ class CorrelatorStage:
         self.metrics.inc("snapshots_correlated", len(batch))
         self.metrics.set("correlation_cpu_seconds", round(time.process_time() - started, 3))
         self.metrics.set("devices", sum(1 for r in out.records.values() if r.present))
-        for mac, rec in out.devices:
-            await self.observations.put(device_obs(mac, rec, now))
+        obs = [device_obs(mac, rec, now) for mac, rec in out.devices]
         if corr.evidence is not None and corr.evidence.cache_resets:
             self.metrics.set("advisory_cache_resets", corr.evidence.cache_resets)
         if out.register is not None:
-            await self.observations.put(register_obs(out.register, now))
+            obs.append(register_obs(out.register, now))
             self.metrics.set("register_unseen", out.register.unseen)
             self.metrics.set("register_shadows", out.register.shadows)
+        obs += [event_obs(ev, now) for ev in out.events]
+        if self.commit is not None and obs:
+            # Committed before the state says "published": a batch lost here is produced again.
+            await self.commit(obs)
+        else:
+            for o in obs:
+                await self.observations.put(o)
         for ev in out.events:
-            await self.observations.put(event_obs(ev, now))
             self.metrics.inc(f"device_events.{ev.event}")
         self.metrics.inc("device_records_published", len(out.devices))
         if out.devices or out.events or batch:
+            await self._save(corr)
+
+    async def _save(self, corr: Correlator) -> None:
+        try:
             await asyncio.to_thread(save_state, self.path, corr.state)
+        except OSError as e:
+            # Kept in memory and saved with the next batch; if the sensor stops first, what the
+            # outbox got is published again at the next start (a duplicate, never a loss).
+            self.metrics.inc("correlation_state_save_errors")
+            if not self._save_failing:
+                log.error("cannot save the correlation state; retrying with the next batch", path=str(self.path),
+                          error=str(e))
+            self._save_failing = True
+        else:
+            if self._save_failing:
+                log.info("correlation state saved again", path=str(self.path))
+            self._save_failing = False
 
 
 def _switch(item: ToCorrelator) -> str:

@@ -16,6 +16,7 @@ import msgspec
 import structlog
 
 from sensor.correlate.tracker import STATE_VERSION, TrackerState
+from sensor.statefiles import write_atomic
 
 log = structlog.get_logger("sensor.correlate")
 FILENAME = "correlation.state"
@@ -46,22 +47,4 @@ def load_state(path: Path) -> TrackerState:
 
 
 def save_state(path: Path, state: TrackerState) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    data = _enc.encode(state)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb", closefd=True) as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    write_atomic(path, _enc.encode(state))

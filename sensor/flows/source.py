@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,19 +30,10 @@ from sensor.observations import event_obs, flows_obs, policy_obs
 from sensor.policy.matrix import load_matrix, save_matrix
 from sensor.policy.watch import PolicyWatch
 from sensor.sources import SourceContext
+from sensor.statefiles import write_atomic
 
 log = structlog.get_logger("sensor.flows")
 METRIC_SYNC = 10.0  # seconds between counter updates within a window
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class FlowSource:
@@ -201,7 +191,7 @@ class FlowSource:
             state = json.loads(path.read_text())
         except FileNotFoundError:
             return
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             log.warning("flow template cache unreadable: starting empty", path=str(path), error=str(e))
             return
         n = self.decoder.load_state(state)
@@ -221,9 +211,9 @@ class FlowSource:
     def persist(self) -> None:
         try:
             if self.decoder.templates_changed:
-                _write_atomic(self.dir / "templates.json", json.dumps(self.decoder.dump_state()).encode())
+                write_atomic(self.dir / "templates.json", json.dumps(self.decoder.dump_state()).encode())
                 self.decoder.templates_changed = False
-            _write_atomic(self.dir / "baseline.json", msgspec.json.encode(self.baselines.state))
+            write_atomic(self.dir / "baseline.json", msgspec.json.encode(self.baselines.state))
             save_matrix(self.matrix, self.state_dir)
             if self.watch is not None:
                 self.watch.persist()

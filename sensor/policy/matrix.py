@@ -14,7 +14,6 @@ The matrix is a plain struct persisted as JSON in the state directory
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import msgspec
 import structlog
 
 from sensor.flows.conversations import DeviceConversations
+from sensor.statefiles import write_atomic
 
 log = structlog.get_logger("sensor.policy")
 
@@ -134,11 +134,4 @@ def load_matrix(state_dir: str | Path, *, window: float = 30 * 86400, max_entrie
 
 
 def save_matrix(matrix: Matrix, state_dir: str | Path) -> None:
-    path = matrix_path(state_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(msgspec.json.encode(matrix.snapshot()))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(matrix_path(state_dir), msgspec.json.encode(matrix.snapshot()))

@@ -14,7 +14,6 @@ hash (of zones' addresses and approved rules), and a summary per zone.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from sensor.flows.conversations import DeviceConversations
 from sensor.policy.apps import PROTO_NAMES, application
 from sensor.policy.document import PolicyDoc, load_policy
 from sensor.policy.match import Matcher
+from sensor.statefiles import write_atomic
 
 log = structlog.get_logger("sensor.policy")
 
@@ -143,10 +143,4 @@ class PolicyWatch:
         return events
 
     def persist(self) -> None:
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_suffix(".json.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(msgspec.json.encode(self.state))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.state_path)
+        write_atomic(self.state_path, msgspec.json.encode(self.state))

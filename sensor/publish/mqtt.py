@@ -21,7 +21,7 @@ import structlog
 from sensor import __version__
 from sensor.backoff import Backoff
 from sensor.config import MqttSection, read_secret
-from sensor.errors import HubAuthError, HubError, SecretError
+from sensor.errors import HubAuthError, HubError, SecretError, StoreError
 from sensor.metrics import Metrics
 from sensor.observations import SCHEMA, Envelope, StatusData, topic_base
 from sensor.publish.outbox import Outbox, Row, rfc3339
@@ -250,7 +250,15 @@ class Publisher:
         if not self._acked:
             return
         ids, self._acked = self._acked, []
-        await self.outbox.remove(ids)
+        try:
+            await self.outbox.remove(ids)
+        except StoreError as e:
+            # A full disk can refuse even a delete; keep them and try again (at worst they are
+            # sent twice with the same seq, which the hub handles).
+            self._acked = ids + self._acked
+            self.metrics.inc("outbox_remove_errors")
+            self.log.debug("cannot remove acknowledged messages yet", error=str(e))
+            return
         self._in_flight.difference_update(ids)
 
     async def stop(self, grace: float = 3.0) -> None:

@@ -12,6 +12,14 @@ Ordering uses the row id, AUTOINCREMENT so that an id is never handed out twice
 reads "ids above the last one sent", would skip the new rows). ``seq`` is the envelope's counter, kept in ``meta`` in
 the same transaction as the rows, so it survives restarts and kill -9.
 
+``seq`` must never go backwards, even when the outbox file is damaged or lost, so its
+high-water mark is also kept beside it in ``outbox.seq`` (a small file replaced
+atomically): seqs are reserved there in blocks before the outbox uses them. At open
+the outbox is checked (``PRAGMA quick_check``, its tables, ``next_seq``); a damaged one
+is moved aside (``outbox.sqlite3.damaged-<time>``) with one error and a fresh one
+continues after the high-water mark. The seqs that can no longer be delivered are
+counted in ``dropped_total`` and ``last_dropped_seq`` like any other drop.
+
 The same file is the local store: ``retained`` keeps the latest payload of every
 retained topic (devices, switches), which ``sensor inventory`` reads whether or not
 a hub is configured.
@@ -32,9 +40,10 @@ from typing import Any, TypeVar
 import msgspec
 import structlog
 
-from sensor.errors import StoreError
+from sensor.errors import StoreError, StoreFullError
 from sensor.metrics import Metrics
 from sensor.observations import SCHEMA, Envelope, Observation
+from sensor.statefiles import create_private, ensure_dir, is_disk_full, is_write_failure, write_atomic
 
 T = TypeVar("T")
 
@@ -58,6 +67,32 @@ CREATE TABLE IF NOT EXISTS retained (
 """
 
 _encoder = msgspec.json.Encoder()
+_TABLES = {"outbox", "meta", "retained"}
+SEQ_BLOCK = 4096  # seqs reserved per write of outbox.seq: one extra fsync per 4,096 messages
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+class SeqMark(msgspec.Struct, frozen=True, kw_only=True):
+    """``outbox.seq``: what must survive the loss of the outbox itself."""
+
+    reserved: int  # no seq at or above this has been handed out
+    pending_from: int  # the lowest seq that was not yet acknowledged when this was written
+    dropped_total: int = 0
+    last_dropped_seq: int = 0
+
+
+class _Damaged(Exception):
+    """The outbox file is not a usable outbox (raised and handled inside ``_open_sync``)."""
+
+
+def _store_error(action: str, path: Path, e: BaseException) -> StoreError:
+    if is_disk_full(e):
+        return StoreFullError(f"cannot {action} the outbox {path}: {e}: the file system of sensor.state_dir is "
+                              f"full; nothing new is committed until there is room again")
+    if is_write_failure(e):
+        return StoreFullError(f"cannot {action} the outbox {path}: {e}: check the file system of "
+                              f"sensor.state_dir (full?); nothing new is committed until it can be written")
+    return StoreError(f"cannot {action} the outbox {path}: {e}")
 
 
 def rfc3339(ts: float) -> str:
@@ -91,6 +126,10 @@ class Outbox:
         self.next_seq = 1
         self.dropped_total = 0
         self.last_dropped_seq = 0
+        self.reserved = 0
+        self.mark_path = path.with_name(path.stem + ".seq")
+        self.damage: str | None = None  # what was wrong with the outbox found at open, if anything
+        self.moved_aside: Path | None = None
         self.changed = asyncio.Event()
 
     # -- thread helpers ----------------------------------------------------
@@ -115,23 +154,136 @@ class Outbox:
         self.metrics.set("outbox_dropped_total", self.dropped_total)
 
     def _open_sync(self) -> None:
+        mark = self._read_mark()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA_SQL)
+            ensure_dir(self.path.parent)
+            existed = self.path.exists() and self.path.stat().st_size > 0
+            create_private(self.path)
+            try:
+                db, state = self._connect_checked(existed, mark)
+            except _Damaged as e:
+                self._move_aside(str(e))
+                create_private(self.path)
+                db, state = self._connect_checked(False, None)
         except (sqlite3.Error, OSError) as e:
+            if is_write_failure(e):
+                raise _store_error("open", self.path, e) from None
             raise StoreError(
                 f"cannot open the outbox {self.path}: {e} (check that sensor.state_dir exists and is writable)"
             ) from None
         self._db = db
-        self._rdb = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        self.next_seq = int(meta.get("next_seq", 1))
-        self.dropped_total = int(meta.get("dropped_total", 0))
-        self.last_dropped_seq = int(meta.get("last_dropped_seq", 0))
-        self.depth = int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        try:
+            self._rdb = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._settle_seq(mark, *state)
+        except (sqlite3.Error, OSError) as e:
+            self._close_sync()
+            raise _store_error("open", self.path, e) from None
+
+    def _settle_seq(self, mark: SeqMark | None, meta: dict[str, int], max_row_seq: int | None, depth: int) -> None:
+        self.depth = depth
+        self.dropped_total = max(int(meta.get("dropped_total", 0)), mark.dropped_total if mark else 0)
+        self.last_dropped_seq = max(int(meta.get("last_dropped_seq", 0)), mark.last_dropped_seq if mark else 0)
+        db_next = meta.get("next_seq")
+        self.next_seq = int(db_next) if db_next is not None else 1
+        if max_row_seq is not None and self.next_seq <= max_row_seq:
+            self.damage = self.damage or f"next_seq {db_next} is not above the seq {max_row_seq} of a pending message"
+        elif db_next is None and mark is not None and mark.reserved > 1:
+            self.damage = self.damage or "its next_seq is missing"
+        if self.damage is not None:
+            self._recover_seq(mark, max_row_seq)
+        self.reserved = mark.reserved if mark is not None else 0
+        if self.damage is not None or mark is None or self.reserved < self.next_seq:
+            self._write_mark(self.next_seq + SEQ_BLOCK)
+
+    def _connect_checked(self, existed: bool,
+                         mark: SeqMark | None) -> tuple[sqlite3.Connection, tuple[dict[str, int], int | None, int]]:
+        """Open and check the file; raises _Damaged when it is not a whole outbox."""
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            try:
+                problems = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
+                if problems != ["ok"]:
+                    raise _Damaged(f"quick_check: {'; '.join(str(p) for p in problems[:3])}")
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                ours = tables & _TABLES
+                if ours and ours != _TABLES:
+                    raise _Damaged(f"table(s) {', '.join(sorted(_TABLES - ours))} missing")
+                if not ours and (existed or (mark is not None and mark.reserved > 1)):
+                    what = "has none of the outbox's tables" if existed else "is missing or empty"
+                    raise _Damaged(f"it {what} although seqs up to {mark.reserved - 1 if mark else '?'} were "
+                                   f"handed out")
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+                db.executescript(_SCHEMA_SQL)
+                meta = {str(k): int(v) for k, v in db.execute("SELECT key, value FROM meta").fetchall()}
+                max_row_seq = db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
+                depth = int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+            except sqlite3.DatabaseError as e:
+                code = getattr(e, "sqlite_errorcode", None)
+                if code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+                    raise _Damaged(str(e)) from None
+                raise
+            except (TypeError, ValueError) as e:  # a meta value that is not a number
+                raise _Damaged(f"meta: {e}") from None
+        except BaseException:
+            db.close()
+            raise
+        return db, (meta, max_row_seq, depth)
+
+    def _move_aside(self, why: str) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(self.path) + suffix)
+            if src.exists():
+                os.replace(src, Path(str(aside) + suffix))
+        self.damage = why
+        self.moved_aside = aside
+        self.log.error("the outbox is damaged: moved it aside and started a fresh one; messages still in it "
+                       "are lost and counted as dropped", path=str(self.path), moved_to=str(aside), problem=why)
+
+    def _recover_seq(self, mark: SeqMark | None, max_row_seq: int | None) -> None:
+        """After damage: continue above every seq ever handed out and count the ones that cannot arrive."""
+        start = max(self.next_seq, (max_row_seq or 0) + 1, mark.reserved if mark else 1)
+        # Rows still in the outbox are sent; below them everything was acknowledged. Without rows,
+        # only the mark says what was acknowledged: what it cannot vouch for counts as lost.
+        low = (max_row_seq + 1) if max_row_seq is not None else (mark.pending_from if mark else start)
+        lost = max(0, start - low)
+        self.next_seq = start
+        if lost:
+            self.dropped_total += lost
+            self.last_dropped_seq = max(self.last_dropped_seq, start - 1)
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.executemany(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            [("next_seq", start), ("dropped_total", self.dropped_total), ("last_dropped_seq", self.last_dropped_seq)],
+        )
+        self.db.execute("COMMIT")
+        # One error per damage: when the file was moved aside, that line was it.
+        say = self.log.warning if self.moved_aside else self.log.error
+        say("outbox seq recovered from its high-water mark", problem=self.damage, next_seq=start,
+                       lost_seqs=lost, dropped_total=self.dropped_total, last_dropped_seq=self.last_dropped_seq)
+
+    # -- the high-water mark -------------------------------------------------
+    def _read_mark(self) -> SeqMark | None:
+        try:
+            return msgspec.json.decode(self.mark_path.read_bytes(), type=SeqMark)
+        except FileNotFoundError:
+            return None
+        except (OSError, msgspec.DecodeError) as e:
+            self.log.error("the outbox's seq high-water mark is unreadable: relying on the outbox alone",
+                           path=str(self.mark_path), error=str(e))
+            return None
+
+    def _write_mark(self, reserved: int) -> None:
+        """Reserve seqs below ``reserved``, durably, before any of them is committed."""
+        pending = None
+        if self._db is not None:
+            pending = self._db.execute("SELECT seq FROM outbox WHERE seq IS NOT NULL ORDER BY id LIMIT 1").fetchone()
+        mark = SeqMark(reserved=reserved, pending_from=pending[0] if pending else self.next_seq,
+                       dropped_total=self.dropped_total, last_dropped_seq=self.last_dropped_seq)
+        write_atomic(self.mark_path, msgspec.json.encode(mark))
+        self.reserved = reserved
 
     async def close(self) -> None:
         if self._db is not None:
@@ -144,9 +296,19 @@ class Outbox:
         if self._rdb is not None:
             self._rdb.close()
             self._rdb = None
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self._db.close()
-        self._db = None
+        try:
+            # Only to leave one file behind; on a full disk it fails and the WAL simply stays.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if self.reserved:
+                # Nothing more is handed out before the next open: the mark can shrink to next_seq, and a
+                # fresh pending_from makes the count of lost seqs exact should the outbox be lost later.
+                self._write_mark(self.next_seq)
+        except (sqlite3.Error, OSError) as e:
+            self.log.warning("outbox checkpoint at close failed; the WAL is kept and replayed at the next start",
+                             error=str(e))
+        finally:
+            self._db.close()
+            self._db = None
 
     # -- append ------------------------------------------------------------
     async def append(self, batch: Sequence[Observation]) -> int:
@@ -200,6 +362,11 @@ class Outbox:
             seq += 1
         dropped = 0
         try:
+            if seq > self.reserved:
+                self._write_mark(seq + SEQ_BLOCK)
+        except OSError as e:
+            raise _store_error("write", self.mark_path, e) from None
+        try:
             db.execute("BEGIN IMMEDIATE")
             db.executemany("INSERT INTO outbox(seq, topic, payload, retain, created) VALUES (?,?,?,?,?)", rows)
             if retained:
@@ -235,7 +402,7 @@ class Outbox:
         except sqlite3.Error as e:
             if db.in_transaction:
                 db.execute("ROLLBACK")
-            raise StoreError(f"cannot write the outbox {self.path}: {e}") from None
+            raise _store_error("write", self.path, e) from None
         self.next_seq = seq
         self.depth = depth
         self.dropped_total += dropped
@@ -250,11 +417,14 @@ class Outbox:
     def _fetch_sync(self, after_id: int, limit: int) -> list[Row]:
         if self._rdb is None:
             raise StoreError("outbox is not open")
-        cur = self._rdb.execute(
-            "SELECT id, seq, topic, payload, retain FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-            (after_id, limit),
-        )
-        return [Row(r[0], r[1], r[2], r[3], bool(r[4])) for r in cur.fetchall()]
+        try:
+            cur = self._rdb.execute(
+                "SELECT id, seq, topic, payload, retain FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            )
+            return [Row(r[0], r[1], r[2], r[3], bool(r[4])) for r in cur.fetchall()]
+        except sqlite3.Error as e:
+            raise _store_error("read", self.path, e) from None
 
     async def remove(self, ids: Iterable[int]) -> None:
         """Delete acknowledged messages (a lost delete only means a duplicate with the same seq)."""
@@ -280,19 +450,34 @@ class Outbox:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             db.execute("PRAGMA synchronous=FULL")
-            raise StoreError(f"cannot write the outbox {self.path}: {e}") from None
+            raise _store_error("write", self.path, e) from None
         self.depth -= max(cur.rowcount, 0)
 
     # -- local store -------------------------------------------------------
     async def retained_payloads(self, prefix: str) -> list[tuple[str, bytes]]:
         return await self._run(self._retained_sync, prefix)
 
+    async def retained_topics(self, prefix: str) -> set[str]:
+        """The retained topics under ``prefix`` that the local store holds a payload for."""
+        return await self._run(self._retained_topics_sync, prefix)
+
+    def _retained_topics_sync(self, prefix: str) -> set[str]:
+        try:
+            cur = self.db.execute("SELECT topic FROM retained WHERE topic >= ? AND topic < ?",
+                                  (prefix, prefix + "\uffff"))
+            return {r[0] for r in cur.fetchall()}
+        except sqlite3.Error as e:
+            raise _store_error("read", self.path, e) from None
+
     def _retained_sync(self, prefix: str) -> list[tuple[str, bytes]]:
-        cur = self.db.execute(
-            "SELECT topic, payload FROM retained WHERE topic >= ? AND topic < ? ORDER BY topic",
-            (prefix, prefix + "\uffff"),
-        )
-        return [(r[0], r[1]) for r in cur.fetchall()]
+        try:
+            cur = self.db.execute(
+                "SELECT topic, payload FROM retained WHERE topic >= ? AND topic < ? ORDER BY topic",
+                (prefix, prefix + "\uffff"),
+            )
+            return [(r[0], r[1]) for r in cur.fetchall()]
+        except sqlite3.Error as e:
+            raise _store_error("read", self.path, e) from None
 
 
 def outbox_path(state_dir: str | os.PathLike[str]) -> Path:
