@@ -12,6 +12,7 @@ lists everything that needs fixing.
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import re
 import socket
@@ -322,11 +323,82 @@ class Config(Base, frozen=True):
         return next((s for s in self.switch if s.name == name), None)
 
 
+# --- duration bounds ------------------------------------------------------
+
+# Every Duration key has a floor (and a ceiling where a protocol has one), with the reason shown to
+# the user. Zero or tiny values ran away: health_interval = "0s" wrote 37,382 health messages in 6 s;
+# interval = deadline = "0s" polled in a loop at 100% CPU.
+DURATION_BOUNDS: dict[tuple[type[msgspec.Struct], str], tuple[float, float | None, str]] = {
+    (SensorSection, "health_interval"): (5, None, "every health message goes into the outbox; more often "
+                                                  "floods it and pushes out device records"),
+    (MqttSection, "keepalive"): (5, 65535, "the MQTT keep-alive is a 16-bit number of seconds, and shorter "
+                                           "than 5s disconnects on a busy link"),
+    (MqttSection, "drain_timeout"): (1, None, "`run --once` needs time to hear the hub's acknowledgements"),
+    (SwitchSection, "interval"): (10, None, "polling a switch more often loads its CPU and the sensor's "
+                                            "for no new information"),
+    (SwitchSection, "deadline"): (1, None, "no poll finishes faster; a shorter deadline fails every poll"),
+    (SnmpSection, "timeout"): (0.1, None, "it is the wait for one SNMP answer; less gives up on a "
+                                          "healthy switch"),
+    (CliSection, "timeout"): (0.1, None, "it is the wait for the SSH login and each command"),
+    (NetconfSection, "timeout"): (0.1, None, "it is the wait for the NETCONF session and each reply"),
+    (CorrelationSection, "absence"): (1, None, "it is rounded up to at least one missed poll anyway"),
+    (CorrelationSection, "flap_window"): (1, None, "moves are counted within this window"),
+    (CorrelationSection, "full_refresh"): (3600, None, "each refresh re-publishes every device record; "
+                                                       "more often floods the outbox"),
+    (CorrelationSection, "forget_after"): (3600, None, "a device is forgotten this long after it "
+                                                       "disappeared; sooner makes short absences lose history"),
+    (FlowsSection, "window"): (1, None, "conversations are summed and published once per window"),
+    (FlowsSection, "learning_period"): (3600, None, "a baseline needs traffic to learn from; shorter "
+                                                    "reports every new peer as an anomaly"),
+    (FlowsSection, "realert"): (60, None, "the same anomaly is not reported again within this time; "
+                                          "shorter floods the hub with events"),
+    (RegisterSection, "unseen_after"): (3600, None, "a registered device is unseen after this long without "
+                                                    "a poll seeing it; shorter than the polls marks present "
+                                                    "devices unseen"),
+}
+# A Duration added without an entry above still gets a floor (tests/test_config_inputs.py asks for one).
+_DEFAULT_BOUNDS: tuple[float, float | None, str] = (1, None, "no duration of the sensor means anything below 1s")
+
+
+def _check_durations(node: msgspec.Struct, path: KeyPath, out: _Collector) -> None:
+    """Walk the decoded config and hold every Duration to its bounds in DURATION_BOUNDS."""
+    for f in msgspec.structs.fields(node):
+        value = getattr(node, f.name)
+        here = (*path, f.encode_name)
+        if isinstance(value, Duration):
+            low, high, why = DURATION_BOUNDS.get((type(node), f.name), _DEFAULT_BOUNDS)
+            if value < low:
+                out.add(here, f"{format_duration(value)} is too short: at least {format_duration(low)}: {why}")
+            elif high is not None and value > high:
+                out.add(here, f"{format_duration(value)} is too long: at most {format_duration(high)}: {why}")
+        elif isinstance(value, msgspec.Struct):
+            _check_durations(value, here, out)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, msgspec.Struct):
+                    _check_durations(item, (*here, i), out)
+        elif isinstance(value, dict):
+            for k, item in value.items():
+                if isinstance(item, msgspec.Struct):
+                    _check_durations(item, (*here, k), out)
+
+
 # --- secrets ---------------------------------------------------------------
 
 SECRET_KEYS = frozenset({"password_file", "community_file", "auth_key_file", "priv_key_file", "key_file",
                          "enable_password_file"})
 _INLINE_SECRETS = {"password", "community", "auth_key", "priv_key", "secret", "key"}
+
+
+def path_problem(path: str, e: OSError) -> str:
+    """What an OSError on ``path`` means to the person who wrote the path."""
+    if e.errno == errno.ELOOP:
+        return f"{path}: a symbolic link on this path loops (or there are too many): fix the link"
+    if e.errno == errno.ENOTDIR:
+        return f"{path}: a part of this path is a file, not a directory: fix the path"
+    if e.errno == errno.ENAMETOOLONG:
+        return f"{path}: the path is too long"
+    return f"{path} cannot be read: {e.strerror or e}"
 
 
 def check_secret_file(path: str) -> None:
@@ -338,6 +410,8 @@ def check_secret_file(path: str) -> None:
         raise SecretError(f"{path} does not exist: create it with the secret as its only content") from None
     except PermissionError:
         raise SecretError(f"{path} cannot be read: check the directory permissions") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise SecretError(path_problem(path, e) if isinstance(e, OSError) else f"{path!r} is not a path") from None
     if not stat.S_ISREG(st.st_mode):
         raise SecretError(f"{path} is not a regular file")
     mode = stat.S_IMODE(st.st_mode)
@@ -351,19 +425,56 @@ def check_secret_file(path: str) -> None:
 
 
 def read_secret(path: str) -> str:
-    """Read a secret file (checked again at use: files can change after check-config)."""
+    """Read a secret file (checked again at use: files can change after check-config).
+
+    Every failure is a SecretError: a secret gone bad at run time fails its one source, never the process.
+    """
     check_secret_file(path)
-    return Path(path).read_text(encoding="utf-8").strip("\r\n")
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise SecretError(path_problem(path, e)) from None
+    try:
+        return data.decode("utf-8").strip("\r\n")
+    except UnicodeDecodeError as e:
+        # The position only: the bytes are the secret.
+        raise SecretError(f"{path} is not UTF-8 text (invalid byte at offset {e.start}): "
+                          "write the secret as UTF-8 text, as the only content of the file") from None
 
 
 # --- line numbers ---------------------------------------------------------
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _KEYPART_RE = r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'"""
 _KEYLINE = re.compile(rf"^\s*((?:{_KEYPART_RE})(?:\s*\.\s*(?:{_KEYPART_RE}))*)\s*=")
 _KEYPART = re.compile(_KEYPART_RE)
 
 KeyPath = tuple[str | int, ...]
+
+
+def _header(line: str) -> tuple[str, str] | None:
+    """``("[", key)`` or ``("[[", key)`` when ``line`` is a table header, else None.
+
+    Plain string operations, not a regular expression: the pattern this replaces backtracked
+    cubically on a "[" followed by spaces (2.7 s at 2,000 spaces, over 120 s at 8,000), a line
+    that is valid inside a multi-line array. This is linear in the length of the line.
+    """
+    s = line.lstrip()
+    if not s.startswith("["):
+        return None
+    kind = "[[" if s.startswith("[[") else "["
+    end = s.find("]", len(kind))
+    if end < 0:
+        return None
+    key = s[len(kind):end].strip()
+    rest = s[end + 1:]
+    if kind == "[[":
+        if not rest.startswith("]"):
+            return None
+        rest = rest[1:]
+    rest = rest.strip()
+    if not key or (rest and not rest.startswith("#")):
+        return None
+    return kind, key
 
 
 def _split_key(text: str) -> list[str]:
@@ -385,15 +496,15 @@ class LineIndex:
                 continue
             if in_multiline:
                 continue
-            h = _HEADER.match(line)
+            h = _header(line)
             if h and not _KEYLINE.match(line):
-                parts = _split_key(h.group(2))
+                parts = _split_key(h[1])
                 resolved: list[str | int] = []
                 for i, part in enumerate(parts):
                     resolved.append(part)
                     key = tuple(parts[: i + 1])
                     is_last = i == len(parts) - 1
-                    if h.group(1) == "[[" and is_last:
+                    if h[0] == "[[" and is_last:
                         arrays[key] = arrays.get(key, 0) + 1
                         resolved.append(arrays[key] - 1)
                     elif key in arrays:
@@ -547,8 +658,82 @@ def _check_struct(cls: type[msgspec.Struct], data: Any, path: KeyPath, out: _Col
         _check_value(hints[f.name], data[key], (*path, key), out)
 
 
+_HOST_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` is neither an IP address nor a DNS name, or None when it is one."""
+    import ipaddress
+
+    if not host.strip():
+        return 'the host is empty: give a DNS name or an IP address, like "10.20.0.11"'
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if "://" in host or "/" in host:
+        return f'"{host}" is not a host name: give only the name or address, like "hub.example.org"'
+    if host.startswith("[") or host.count(":") == 1:
+        return f'"{host}": give the host without brackets or a port (the port has its own key)'
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        return f'"{host}" is neither an IP address nor a valid DNS name (letters, digits, "-" and "." only)'
+    if all(label.isdigit() for label in labels):
+        return f'"{host}" is not a valid IPv4 address'
+    return None
+
+
+def _check_names(cfg: Config, out: _Collector) -> None:
+    """Hosts and topics that the network libraries would refuse only later, with a vaguer message."""
+    for i, sw in enumerate(cfg.switch):
+        problem = host_problem(sw.host)
+        if problem:
+            out.add(("switch", i, "host"), problem)
+    if cfg.mqtt is None:
+        return
+    problem = host_problem(cfg.mqtt.host)
+    if problem:
+        out.add(("mqtt", "host"), problem)
+    prefix = cfg.mqtt.topic_prefix
+    bad = sorted({c for c in prefix if c in "#+\0"})
+    if bad:
+        # A wildcard in a topic we publish to is a protocol error: the hub drops the connection and
+        # the sensor used to report only "hub not reachable: Operation timed out".
+        shown = ", ".join('"\\0"' if c == "\0" else f'"{c}"' for c in bad)
+        out.add(("mqtt", "topic_prefix"), f"{shown} cannot be part of a topic the sensor publishes to "
+                                          '(MQTT wildcards): use a plain path like "edge-sensor/v1"')
+    elif not prefix.strip("/") or prefix.startswith("/") or prefix.endswith("/") or "//" in prefix:
+        out.add(("mqtt", "topic_prefix"), f'"{prefix}" has an empty level: use a path like "edge-sensor/v1"')
+
+
+def _check_state_dir(state_dir: str, out: _Collector) -> None:
+    """state_dir is created if missing, so it must be a directory or creatable as one."""
+    p = Path(state_dir)
+    try:
+        if p.exists():
+            if not p.is_dir():
+                out.add(("sensor", "state_dir"), f"{state_dir} is a file, not a directory: "
+                                                 "name a directory the sensor may write to")
+            return
+        # Missing: the sensor creates it, below its nearest existing ancestor.
+        parent = next(a for a in p.absolute().parents if a.exists())
+        if not parent.is_dir():
+            out.add(("sensor", "state_dir"), f"{state_dir}: {parent} is a file, not a directory: fix the path")
+            return
+        p.stat()  # raises for a loop, which exists() reports as missing
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        out.add(("sensor", "state_dir"), path_problem(state_dir, e))
+    except ValueError:
+        out.add(("sensor", "state_dir"), f"{state_dir!r} is not a path")
+
+
 def _semantic_checks(cfg: Config, out: _Collector) -> None:
     seen: dict[str, int] = {}
+    _check_durations(cfg, (), out)
+    _check_names(cfg, out)
     if cfg.flows is not None:
         _check_flows(cfg.flows, out)
     _check_zones(cfg.policy, out)
@@ -614,8 +799,6 @@ def _check_flows(f: FlowsSection, out: _Collector) -> None:
         except ValueError:
             out.add(("flows", "sampling", exporter),
                     f'expected an exporter address like "10.20.0.11", got "{exporter}"')
-    if f.window < 1:
-        out.add(("flows", "window"), "the window must be at least 1s")
 
 
 def _check_zones(p: PolicySection, out: _Collector) -> None:
@@ -681,6 +864,39 @@ def _check_snmp(s: SnmpSection, p: KeyPath, cfg: Config, out: _Collector) -> Non
         out.add(p, f'user/auth/priv keys are SNMP v3 settings but version is "{s.version}"')
 
 
+# Secrets the sensor reads as text; key_file is handed to SSH/TLS libraries that read it themselves.
+_TEXT_SECRET_KEYS = SECRET_KEYS - {"key_file"}
+
+
+def _check_plain_file(path: str) -> None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ConfigError([f"{path} does not exist"]) from None
+    except OSError as e:
+        raise ConfigError([path_problem(path, e)]) from None
+    except ValueError:
+        raise ConfigError([f"{path!r} is not a path"]) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError([f"{path} is not a regular file"])
+    if not os.access(path, os.R_OK):
+        raise ConfigError([f"{path} cannot be read by this user (uid {os.getuid()}): fix its owner or mode"])
+
+
+def _check_pem_ca(path: str) -> None:
+    """The hub's CA file must hold PEM certificates: Python's TLS reads nothing else from a file."""
+    import ssl
+
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+    except ssl.SSLError as e:
+        raise ConfigError([f"{path} holds no PEM certificate ({e.reason or e}): give the CA certificate in PEM "
+                           "format (-----BEGIN CERTIFICATE-----); convert a DER file with "
+                           "`openssl x509 -inform der -in ca.der -out ca.pem`"]) from None
+    except OSError as e:
+        raise ConfigError([path_problem(path, e)]) from None
+
+
 def _check_files(node: Any, path: KeyPath, out: _Collector) -> None:
     if isinstance(node, dict):
         for k, v in node.items():
@@ -694,12 +910,18 @@ def _check_files(node: Any, path: KeyPath, out: _Collector) -> None:
                 _check_files(v, (*path, k), out)
             elif isinstance(v, str) and k.endswith("_file"):
                 try:
-                    if k in SECRET_KEYS:
+                    if k in _TEXT_SECRET_KEYS:
+                        read_secret(v)  # decoded now, as the sources will: not UTF-8 is found here
+                    elif k in SECRET_KEYS:
                         check_secret_file(v)
-                    elif not os.access(v, os.R_OK):
-                        out.add((*path, k), f"{v} does not exist or cannot be read")
+                    else:
+                        _check_plain_file(v)
+                        if k == "ca_file" and path == ("mqtt",):
+                            _check_pem_ca(v)
                 except SecretError as e:
                     out.add((*path, k), str(e))
+                except ConfigError as e:
+                    out.add((*path, k), e.problems[0])
     elif isinstance(node, list):
         for i, v in enumerate(node):
             _check_files(v, (*path, i), out)
@@ -732,12 +954,14 @@ def parse_config(source: str, filename: str = "sensor.toml", *, check_files: boo
         raise ConfigError([f"{where}: not valid TOML: {reason}"]) from None
     out = _Collector(filename, LineIndex(source))
     _check_struct(Config, raw, (), out)
-    if check_files:
-        _check_files(raw, (), out)
     if out.problems:
         raise ConfigError(out.messages())
+    if check_files:  # reported together with the checks below: all problems at once
+        _check_files(raw, (), out)
     cfg = msgspec.convert(_merge_profiles(raw), Config, dec_hook=_dec_hook)
     _semantic_checks(cfg, out)
+    if check_files:
+        _check_state_dir(cfg.sensor.state_dir, out)
     if out.problems:
         raise ConfigError(out.messages())
     return msgspec.structs.replace(cfg, path=filename)
@@ -752,6 +976,8 @@ def load_config(path: str | os.PathLike[str], *, check_files: bool = True) -> Co
         raise ConfigError([f"{p}: no such file: give the path of the sensor's TOML configuration"]) from None
     except (PermissionError, IsADirectoryError, UnicodeDecodeError) as e:
         raise ConfigError([f"{p}: cannot be read: {e}"]) from None
+    except OSError as e:  # a symbolic link loop, a path through a file
+        raise ConfigError([path_problem(str(p), e)]) from None
     cfg = parse_config(source, str(p), check_files=check_files)
     return msgspec.structs.replace(cfg, path=str(p))
 
