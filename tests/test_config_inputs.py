@@ -342,3 +342,17 @@ def test_line_index_on_generated_toml(doc: tuple[str, dict[tuple[str, ...], int]
     idx = LineIndex(source)
     for path, line in expected.items():
         assert idx.line_of(path) == line, (path, source)
+
+
+def test_mqtt_password_turning_non_utf8_is_a_hub_error(tmp: Path) -> None:
+    """At run time the publisher reports it (and retries) instead of the process dying of UnicodeDecodeError."""
+    from sensor.errors import HubError
+    from sensor.publish.mqtt import Publisher
+
+    password = _secret(tmp / "password", b"hunter2\n")
+    cfg = parse_config(HEAD.format(tmp=tmp) + MQTT + f'password_file = "{password}"\n', str(tmp / "s.toml"))
+    assert cfg.mqtt is not None
+    publisher = Publisher(cfg.mqtt, None, site="lab", sensor_id="t", metrics=Metrics())  # type: ignore[arg-type]
+    password.write_bytes("hünter2\n".encode("latin-1"))
+    with pytest.raises(HubError, match=r"mqtt\.password_file: .* is not UTF-8"):
+        publisher._client()
