@@ -24,7 +24,8 @@ from sensor.config import Config, Duration, LineIndex, parse_config, read_secret
 from sensor.errors import SecretError, SourceError
 from sensor.metrics import Metrics
 from sensor.observations import Observation
-from sensor.sources import SourceContext, build_sources
+from sensor.sources import SourceContext
+from sensor.supervisor import build_sources
 from tests.conftest import REPO
 
 
