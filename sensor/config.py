@@ -732,7 +732,6 @@ def _check_state_dir(state_dir: str, out: _Collector) -> None:
 
 def _semantic_checks(cfg: Config, out: _Collector) -> None:
     seen: dict[str, int] = {}
-    _check_durations(cfg, (), out)
     _check_names(cfg, out)
     if cfg.flows is not None:
         _check_flows(cfg.flows, out)
@@ -883,6 +882,15 @@ def _check_plain_file(path: str) -> None:
         raise ConfigError([f"{path} cannot be read by this user (uid {os.getuid()}): fix its owner or mode"])
 
 
+def _check_utf8(path: str) -> None:
+    try:
+        Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError([f"{path} is not UTF-8 text (invalid byte at offset {e.start}): save it as UTF-8"]) from None
+    except OSError as e:
+        raise ConfigError([path_problem(path, e)]) from None
+
+
 def _check_pem_ca(path: str) -> None:
     """The hub's CA file must hold PEM certificates: Python's TLS reads nothing else from a file."""
     import ssl
@@ -918,6 +926,8 @@ def _check_files(node: Any, path: KeyPath, out: _Collector) -> None:
                         _check_plain_file(v)
                         if k == "ca_file" and path == ("mqtt",):
                             _check_pem_ca(v)
+                        if k == "rules_file":
+                            _check_utf8(v)
                 except SecretError as e:
                     out.add((*path, k), str(e))
                 except ConfigError as e:
@@ -956,6 +966,8 @@ def parse_config(source: str, filename: str = "sensor.toml", *, check_files: boo
     _check_struct(Config, raw, (), out)
     if out.problems:
         raise ConfigError(out.messages())
+    # Before profiles are merged: a duration is reported once, where it is written.
+    _check_durations(msgspec.convert(raw, Config, dec_hook=_dec_hook), (), out)
     if check_files:  # reported together with the checks below: all problems at once
         _check_files(raw, (), out)
     cfg = msgspec.convert(_merge_profiles(raw), Config, dec_hook=_dec_hook)

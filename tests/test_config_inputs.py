@@ -174,6 +174,21 @@ def test_runaway_durations_through_check_config_and_run(tmp_path: Path, struct: 
     assert_rejected(cfg, lineno, key)
 
 
+def test_a_profile_duration_is_reported_once_where_it_is_written(tmp_path: Path) -> None:
+    tmp_path.chmod(0o700)
+    secret = _secret(tmp_path / "secret")
+    cfg = tmp_path / "sensor.toml"
+    cfg.write_text(f'[sensor]\nsite = "lab"\nstate_dir = "{tmp_path}/state"\n'
+                   f'[snmp_profile.p]\ncommunity_file = "{secret}"\ntimeout = "0s"\n'
+                   '[[switch]]\nname = "a"\nhost = "h"\n[switch.snmp]\nprofile = "p"\n'
+                   '[[switch]]\nname = "b"\nhost = "h"\n[switch.snmp]\nprofile = "p"\n')
+    r = sensor_cli("check-config", str(cfg))
+    assert r.returncode == 2
+    assert [ln for ln in r.stderr.splitlines() if "timeout" in ln] == [
+        f"{cfg}:6: snmp_profile.p.timeout: 0s is too short: at least 0.1s: it is the wait for one SNMP answer; "
+        "less gives up on a healthy switch"], r.stderr
+
+
 # --- item 5: files, hosts and names that failed only later ---------------------------------
 
 HEAD = """\
@@ -214,6 +229,8 @@ INPUTS: list[tuple[str, str, int | None, str, str]] = [
      6, "switch[1].host", "port"),
     ("topic-prefix-hash", '[mqtt]\nhost = "h"\ntopic_prefix = "edge/#"\n', 6, "mqtt.topic_prefix", "#"),
     ("topic-prefix-plus", '[mqtt]\nhost = "h"\ntopic_prefix = "edge/+/v1"\n', 6, "mqtt.topic_prefix", "+"),
+    ("rules-file-not-utf8", '[classification]\nrules_file = "{tmp}/latin1"\n', 5, "classification.rules_file",
+     "not UTF-8"),
     ("ca-not-pem", '[mqtt]\nhost = "h"\ntls = true\nca_file = "{tmp}/secret"\n', 7, "mqtt.ca_file", "PEM"),
 ]
 

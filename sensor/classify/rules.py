@@ -155,7 +155,7 @@ def load_rules(extra_file: str | None = None) -> Rules:
     if extra_file:
         try:
             text = Path(extra_file).read_text(encoding="utf-8")
-        except OSError as e:
+        except (OSError, UnicodeDecodeError) as e:  # the file may change after check-config
             raise ConfigError([f"{extra_file}: cannot be read: {e}"]) from None
         files.append((extra_file, parse_rules(text, extra_file)))
     return Rules(files)
