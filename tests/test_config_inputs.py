@@ -291,7 +291,7 @@ async def test_community_file_turning_non_utf8_is_reported_in_the_switch_health(
     (src,) = build_sources(cfg)
     community.write_bytes("pübl\xefc\n".encode("latin-1"))
     obs: asyncio.Queue[Observation] = asyncio.Queue()
-    ctx = SourceContext(src.name, obs, asyncio.Queue(), Metrics())
+    ctx = SourceContext(src.name, obs, None, Metrics())  # no correlator: health is published directly
     with pytest.raises(SourceError, match="not UTF-8"):
         await src.cycle(ctx)
     health = obs.get_nowait()
