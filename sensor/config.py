@@ -352,6 +352,10 @@ DURATION_BOUNDS: dict[tuple[type[msgspec.Struct], str], tuple[float, float | Non
                                                     "reports every new peer as an anomaly"),
     (FlowsSection, "realert"): (60, None, "the same anomaly is not reported again within this time; "
                                           "shorter floods the hub with events"),
+    (PolicySection, "window"): (3600, None, "the observed matrix keeps flows this long; shorter forgets them "
+                                            "before a policy can be proposed from them"),
+    (PolicySection, "stale_after"): (3600, None, "a rule is marked stale after this long unseen; shorter marks "
+                                                 "rules stale between two flow windows"),
     (RegisterSection, "unseen_after"): (3600, None, "a registered device is unseen after this long without "
                                                     "a poll seeing it; shorter than the polls marks present "
                                                     "devices unseen"),

@@ -91,10 +91,13 @@ insecure_no_host_key_check = true
 [register]
 file = "{tmp}/register.csv"
 #@RegisterSection
+[policy]
+#@PolicySection
 """
 PREFIX = {"SensorSection": "sensor", "MqttSection": "mqtt", "CorrelationSection": "correlation",
           "FlowsSection": "flows", "SwitchSection": "switch[1]", "SnmpSection": "switch[1].snmp",
-          "CliSection": "switch[1].cli", "NetconfSection": "switch[1].netconf", "RegisterSection": "register"}
+          "CliSection": "switch[1].cli", "NetconfSection": "switch[1].netconf", "RegisterSection": "register",
+          "PolicySection": "policy"}
 
 
 def _duration_keys() -> list[tuple[str, str]]:
@@ -133,7 +136,7 @@ def _full(tmp_path: Path, struct: str = "", line: str = "") -> tuple[Path, int]:
 
 
 def test_every_duration_struct_is_known_to_this_test() -> None:
-    assert len(DURATION_KEYS) >= 16
+    assert len(DURATION_KEYS) >= 18
     assert {s for s, _ in DURATION_KEYS} <= set(PREFIX), "add the new table to FULL and PREFIX"
 
 
