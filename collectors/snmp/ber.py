@@ -3,11 +3,10 @@
 Decoding responses with pyasn1 cost about three quarters of the collector's CPU: it builds
 a typed object per element and checks it against a schema. Here a response is read in one
 pass straight into plain Python (OID tuples, ints, bytes), with the same acceptance rules
-as pyasn1 decoding pysnmp's v1/v2c ``Message`` schema, value ranges included
-(tests/snmp/test_ber.py compares the two on generated and damaged messages). Two
-deliberate differences, both for encodings that agents do not send: an element whose
-length runs past its enclosing element is an error (pyasn1 reads on into the next
-element), and indefinite lengths or constructed (segmented) strings are refused.
+as pysnmp's receive path (pyasn1 decoding its v1/v2c ``Message`` schema), value ranges
+included (tests/snmp/test_ber.py compares the two on generated and damaged messages).
+One deliberate difference, for encodings that agents do not send: indefinite lengths
+and constructed (segmented) strings are refused.
 
 Requests (GET, GETNEXT, GETBULK with NULL values) are encoded here too. SNMPv3 stays on
 pysnmp: USM authentication and privacy are rare enough not to matter.
@@ -185,6 +184,8 @@ def _decode_response(data: bytes) -> Response:
     tag, pos, mend = _tlv(data, 0, end)
     if tag != 0x30:
         raise _error(f"expected an SNMP message (SEQUENCE), found tag 0x{tag:02x}", 0)
+    if mend != end:
+        raise _error("data after the message", mend)
     version, pos = _integer(data, pos, mend, "version", None)
     if version == VERSION_1:
         v2 = False
