@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collectors.snmp import ber  # noqa: E402
-from tests.snmp.test_ber import Gen, reference  # noqa: E402
+from collectors.snmp import ber
+from tests.snmp.test_ber import Gen, reference
 
 
 def main() -> int:
