@@ -5,7 +5,9 @@
     .venv/bin/python bench/snmp_walk.py --lab           # also the lab's dist snmpd (lab/up first)
     .venv/bin/python bench/snmp_walk.py --profile       # plus where the collector's CPU time goes
 
-Prints wall time, CPU time, varbinds and varbinds/s for each, and the ratio sensor/net-snmp.
+Prints wall time, CPU time, varbinds and varbinds/s for each, and the ratios sensor/net-snmp of
+wall and CPU time, and of CPU per varbind (the collector's walks overshoot a table's end by up to
+one request's worth of rows, so it decodes more varbinds than snmpbulkwalk prints).
 Both walk every column of the collector's tables (collectors/snmp/oids.py) with max-repetitions 20;
 net-snmp walks them one column per process, one after the other, the collector walks them as it
 polls (several columns per request, tables concurrently). CPU time is what each side burns:
@@ -102,9 +104,11 @@ def row(label: str, r: dict[str, float]) -> str:
 def report(agent: str, ours: dict[str, float], theirs: dict[str, float]) -> None:
     print(f"\n{agent}")
     print(f"{'walker':<34} {'wall':>9} {'CPU':>9} {'varbinds':>9} {'vb/s wall':>9} {'vb/CPU-s':>10}")
-    print(row("sensor collector (pysnmp)", ours))
+    print(row("sensor collector (v2c: ber.py)", ours))
     print(row("net-snmp snmpbulkwalk (C)", theirs))
     print(f"{'ratio sensor/net-snmp':<34} {ours['wall'] / theirs['wall']:7.2f} x {ours['cpu'] / theirs['cpu']:7.2f} x")
+    per_vb = (ours["cpu"] / ours["varbinds"]) / (theirs["cpu"] / theirs["varbinds"])
+    print(f"{'ratio CPU per varbind':<34} {per_vb:19.2f} x")
 
 
 def main() -> int:
