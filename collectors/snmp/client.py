@@ -7,8 +7,8 @@ in ``decode``.
 
 Speed: v1/v2c requests and responses never touch pysnmp: requests are encoded and
 responses decoded by ``ber`` (pyasn1 decoding was three quarters of the collector's CPU),
-over one connected UDP socket per agent address and event loop, answers matched to
-requests by request-id. SNMPv3 goes through pysnmp (USM authentication and privacy):
+over one UDP socket per event loop, answers matched to requests by request-id and agent
+address. SNMPv3 goes through pysnmp (USM authentication and privacy):
 the walks call the RFC 3413 command generators directly with numeric OIDs, and SNMPv3
 switches share an engine per distinct credential set (the USM user table is keyed by
 user name, so two switches with the same user but different keys cannot share one).
@@ -168,20 +168,22 @@ def close_engines() -> None:
 
 
 class _Channel(asyncio.DatagramProtocol):
-    """One UDP socket connected to one agent (the kernel drops datagrams from anyone else).
+    """The one UDP socket of an event loop (per address family) for every v1/v2c agent.
 
-    Answers are decoded here and handed to the request waiting for their request-id;
-    an answer for nobody (a late duplicate after a retry) or with another community or
-    version is dropped, as pysnmp drops it. A datagram that does not decode is counted
-    and kept, so that a request that then times out can say why.
+    One socket, as pysnmp had, so that a thousand switches do not take a thousand file
+    descriptors. Answers are decoded here and handed to the request waiting for their
+    request-id, if they come from that request's agent with its version and community;
+    anything else (a late duplicate after a retry, a stranger) is dropped, as pysnmp drops
+    it. A datagram that does not decode, from an agent with a request outstanding, is kept
+    so that the request, if it then times out, can say why.
     """
 
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
         self.opened: asyncio.Future[None] | None = None
-        self.pending: dict[int, tuple[asyncio.Future[ber.Response], int, bytes]] = {}
-        self.malformed = 0
-        self.last_malformed = ""
+        self.pending: dict[int, tuple[asyncio.Future[ber.Response], int, bytes, tuple[str, int]]] = {}
+        self.waiting_agents: dict[tuple[str, int], int] = {}  # outstanding requests per agent
+        self.malformed: dict[tuple[str, int], tuple[int, str]] = {}  # agents with requests only
         self._next_id = random.randrange(1, 1 << 30)
 
     def new_request_id(self) -> int:
@@ -192,57 +194,80 @@ class _Channel(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
+        agent = (addr[0], addr[1])
         try:
             rsp = ber.decode_response(data)
         except ber.BerError as e:
-            self.malformed += 1
-            self.last_malformed = str(e)
+            if agent in self.waiting_agents:
+                count, _ = self.malformed.get(agent, (0, ""))
+                self.malformed[agent] = (count + 1, str(e))
             return
         waiting = self.pending.get(rsp.request_id)
         if waiting is None:
             return
-        fut, version, community = waiting
-        if rsp.version == version and rsp.community == community and not fut.done():
+        fut, version, community, expected = waiting
+        if agent == expected and rsp.version == version and rsp.community == community and not fut.done():
             del self.pending[rsp.request_id]
             fut.set_result(rsp)
 
     def error_received(self, exc: Exception) -> None:
-        pass  # ICMP unreachable and the like: the request times out with the usual message
+        pass  # ICMP errors: the request times out with the usual message
+
+    def begin(self, agent: tuple[str, int]) -> None:
+        self.waiting_agents[agent] = self.waiting_agents.get(agent, 0) + 1
+
+    def end(self, agent: tuple[str, int]) -> None:
+        left = self.waiting_agents.pop(agent, 1) - 1
+        if left > 0:
+            self.waiting_agents[agent] = left
+        else:
+            self.malformed.pop(agent, None)
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
 
 
-_CHANNELS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int], _Channel]] = (
+_CHANNELS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _Channel]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-async def channel_for(host: str, port: int) -> _Channel:
-    """This event loop's socket to ``host:port`` (opened once, then shared by every session)."""
+async def channel_for(family: int) -> _Channel:
+    """This event loop's v1/v2c socket for ``family`` (opened once, then shared by every session)."""
     loop = asyncio.get_running_loop()
     channels = _CHANNELS.setdefault(loop, {})
-    ch = channels.get((host, port))
+    ch = channels.get(family)
     if ch is None:
-        ch = channels[(host, port)] = _Channel()
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        ch = channels[family] = _Channel()
         new = ch
+        local = ("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0)
 
         async def open_() -> None:
-            await loop.create_datagram_endpoint(lambda: new, remote_addr=(host, port), family=family)
+            await loop.create_datagram_endpoint(lambda: new, local_addr=local, family=family)
 
         ch.opened = asyncio.ensure_future(open_())
     assert ch.opened is not None
     try:
         await asyncio.shield(ch.opened)
     except OSError as e:
-        if channels.get((host, port)) is ch:
-            del channels[(host, port)]  # the next poll resolves again
-        if isinstance(e, socket.gaierror):
-            raise SwitchUnreachable(f"cannot resolve {host}: {e}") from None
-        raise SwitchUnreachable(f"cannot reach {host}:{port}: {e.strerror or e}") from None
+        if channels.get(family) is ch:
+            del channels[family]
+        raise SourceError(f"cannot open a UDP socket for SNMP: {e.strerror or e}") from None
     return ch
+
+
+async def resolve(host: str, port: int) -> tuple[int, tuple[str, int]]:
+    """(address family, (numeric address, port)) of an agent, as answers will come from it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=family, type=socket.SOCK_DGRAM)
+    except OSError as e:
+        raise SwitchUnreachable(f"cannot resolve {host}: {e}") from None
+    if not infos:
+        raise SwitchUnreachable(f"cannot resolve {host}: no address")
+    sockaddr = infos[0][4]
+    return family, (str(sockaddr[0]), int(sockaddr[1]))
 
 
 # --- values -----------------------------------------------------------------------------
@@ -300,11 +325,13 @@ class Session:
         self.max_repetitions = target.max_repetitions
         self._addr_name: str | None = None
         self._engine: SnmpEngine | None = None
+        self._agent: tuple[int, tuple[str, int]] | None = None
         self._limit = asyncio.Semaphore(concurrency)
 
     def for_vlan(self, vlan: int) -> Session:
         s = Session(self.target, self.creds.for_vlan(vlan), self.stats)
         s.use_bulk, s.max_repetitions = self.use_bulk, self.max_repetitions
+        s._agent = self._agent
         return s
 
     async def _open(self) -> tuple[SnmpEngine, str]:
@@ -328,7 +355,10 @@ class Session:
                        ) -> tuple[int, int, VarbindList]:
         if self.creds.version == "3":
             return await self._request_v3(kind, oids, max_repetitions)
-        ch = await channel_for(self.target.host, self.target.port)
+        if self._agent is None:
+            self._agent = await resolve(self.target.host, self.target.port)
+        family, agent = self._agent
+        ch = await channel_for(family)
         loop = asyncio.get_running_loop()
         version = ber.VERSION_1 if self.creds.version == "1" else ber.VERSION_2C
         community = self.creds.community.encode()
@@ -336,27 +366,30 @@ class Session:
         message = ber.encode_request(version, community, _PDU_TYPES[kind], request_id, list(oids),
                                      0, max_repetitions)
         fut: asyncio.Future[ber.Response] = loop.create_future()
-        malformed = ch.malformed
         rsp: ber.Response | None = None
+        malformed = ""
         async with self._limit:
-            ch.pending[request_id] = (fut, version, community)
+            ch.pending[request_id] = (fut, version, community, agent)
+            ch.begin(agent)
             try:
                 for _ in range(self.target.retries + 1):
                     assert ch.transport is not None
-                    ch.transport.sendto(message)
+                    ch.transport.sendto(message, agent)
                     try:
                         rsp = await asyncio.wait_for(asyncio.shield(fut), self.target.timeout)
                         break
                     except TimeoutError:
                         continue
+                malformed = ch.malformed.get(agent, (0, ""))[1]
             finally:
                 ch.pending.pop(request_id, None)
+                ch.end(agent)
         self.stats.requests += 1
         if rsp is None:
-            if ch.malformed > malformed:
+            if malformed:
                 raise ber.BerError(
                     f"{self.target.where} answered with a message the sensor cannot decode "
-                    f"({ch.last_malformed}): check the agent's SNMP implementation and firmware")
+                    f"({malformed}): check the agent's SNMP implementation and firmware")
             raise self._error(errind.requestTimedOut)
         got: VarbindList = [(vb[0], vb[2]) for vb in rsp.varbinds]
         self.stats.varbinds += len(got)
