@@ -294,9 +294,7 @@ def _value_tlv(draw: Any) -> tuple[int, bytes]:
 def one_varbind_messages(draw: Any) -> bytes:
     version = draw(st.sampled_from([0, 1]))
     tag, content = _value_tlv(draw)
-    g = Gen(0)
-    vb = g.tlv(0x30, g.tlv(ber.OBJECT_IDENTIFIER, ber.encode_oid(draw(OIDS))) + bytes((tag,)) + g.length(len(content))
-               + content)
+    vb = ber._tl(0x30, ber._tl(ber.OBJECT_IDENTIFIER, ber.encode_oid(draw(OIDS))) + ber._tl(tag, content))
     pdu = ber._tl(ber.RESPONSE, ber._int(draw(st.integers(-(2**31), 2**31 - 1))) + ber._int(0) + ber._int(0)
                   + ber._tl(0x30, vb))
     return ber._tl(0x30, ber._int(version) + ber._tl(ber.OCTET_STRING, b"c") + pdu)
