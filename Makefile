@@ -57,6 +57,7 @@ bench: setup
 	$(PY) bench/correlate.py
 	$(PY) bench/flows.py
 	$(PY) bench/snmp_poll.py
+	$(PY) bench/snmp_decode.py
 	lab/up >/dev/null && { $(PY) bench/snmp_walk.py --lab; rc=$$?; lab/down >/dev/null; exit $$rc; }
 
 # Pin what the venv has now (run after changing dependencies in pyproject.toml).

@@ -9,7 +9,7 @@ import pytest
 
 from collectors.snmp import oids
 from collectors.snmp.client import Credentials, Session, Target, close_engines
-from sensor.errors import SwitchAuthError, SwitchUnreachable
+from sensor.errors import SourceError, SwitchAuthError, SwitchUnreachable
 from tests.snmp import agents
 
 pytestmark = pytest.mark.skipif(agents.shutil.which("snmpd") is None, reason="net-snmp snmpd is not installed")
@@ -181,3 +181,44 @@ async def test_generr_on_getbulk_falls_back_to_getnext() -> None:
         s = Session(Target("127.0.0.1", port, timeout=0.2, retries=0), Credentials("2c", community="c"))
         got, _ = await s.walk({"ifDescr": COL})
     assert len(got["ifDescr"]) == 100 and agent.requests.count("bulk") == 1
+
+
+class _Garbage(agents.asyncio.DatagramProtocol):
+    """Answers every request with a truncated message (nothing real sends this on purpose)."""
+
+    def connection_made(self, transport: agents.asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.transport.sendto(data[: len(data) // 2], addr)  # type: ignore[attr-defined]
+
+
+async def test_undecodable_answers_are_one_clear_source_error() -> None:
+    loop = agents.asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(_Garbage, local_addr=("127.0.0.1", 0))
+    port = transport.get_extra_info("sockname")[1]
+    try:
+        s = Session(Target("127.0.0.1", port, timeout=0.2, retries=1), Credentials("2c", community="c"))
+        with pytest.raises(SourceError) as e:
+            await s.get(oids.SYSTEM)
+    finally:
+        transport.close()
+    assert not isinstance(e.value, SwitchUnreachable)
+    assert str(e.value).startswith(f"127.0.0.1:{port} answered with a message the sensor cannot decode "
+                                   "(malformed SNMP message: ")
+
+
+async def test_answers_from_another_address_are_dropped() -> None:
+    loop = agents.asyncio.get_running_loop()
+    other, _ = await loop.create_datagram_endpoint(agents.asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+    async with agents.fake_agent(agents.table_responder(ROWS)) as (agent, port):
+        real = agent.transport
+        agent.transport = other  # the right answer, from the wrong port
+        s = Session(Target("127.0.0.1", port, timeout=0.2, retries=0), Credentials("2c", community="c"))
+        try:
+            with pytest.raises(SwitchUnreachable):
+                await s.get({"ifDescr.1": (*COL, 1)})
+            agent.transport = real
+            assert await s.get({"ifDescr.1": (*COL, 1)}) == {"ifDescr.1": b"port1"}
+        finally:
+            other.close()
