@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sensor.classify.classifier import FlowHints
 from sensor.correlate.model import Classification, Risk, RiskFactor
+from sensor.evidence.model import AdvisoryMatch, Controls
 
 BASE_EXPOSURE = 30  # on a shared network at all
 FLAT_NETWORK = 40
@@ -24,6 +25,9 @@ EXTERNAL = 20
 UNEXPECTED_PEERS = 15
 POLICY_VIOLATION = 15
 UNKNOWN_MEDICAL_CRITICALITY = 4
+ADVISORY_NO_FIX = 20
+ENFORCED_SEGMENTATION = -20
+ACTIVE_MONITORING = -10
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,43 @@ def level(score: int) -> str:
 
 def _few(macs: Sequence[str], count: int) -> str:
     return ", ".join(macs[:3]) + (f" and {count - len(macs[:3])} more" if count > len(macs[:3]) else "")
+
+
+def criticality_of(c: Classification, classes: Mapping[str, int]) -> int:
+    """The class's clinical criticality (1..5); an unclassified medical device counts as critical-ish."""
+    if c.device_class == "unknown" and c.medical:
+        return UNKNOWN_MEDICAL_CRITICALITY
+    return classes.get(c.device_class, 2)
+
+
+def control_factors(criticality: int, advisories: Sequence[AdvisoryMatch], controls: Controls
+                    ) -> tuple[RiskFactor, ...]:
+    """What published advisories and the compensating controls add to the score, each with why."""
+    k = criticality / 5.0
+    out = []
+    nofix = [a for a in advisories if "vendor_fix" not in a.remediations]
+    if nofix:
+        worst = max((a.max_cvss for a in nofix if a.max_cvss is not None), default=None)
+        cves = sum(len(a.cves) for a in nofix)
+        given: list[str] = sorted({r for a in nofix for r in a.remediations}) or ["none given"]
+        out.append(RiskFactor(
+            name="advisories_without_fix", points=round(k * ADVISORY_NO_FIX),
+            detail=f"{len(nofix)} published advisor{'y' if len(nofix) == 1 else 'ies'} without a vendor fix "
+                   f"({_few([a.advisory for a in nofix], len(nofix))}; {cves} CVE(s)"
+                   + (f", CVSS up to {worst:g}" if worst is not None else "")
+                   + f"); remediation offered: {', '.join(given)}"))
+    seg = controls.segmentation
+    if seg.policy == "exported":
+        out.append(RiskFactor(name="enforced_segmentation", points=round(k * ENFORCED_SEGMENTATION),
+                              detail=f"segmentation enforced: {seg.detail}"))
+    elif seg.policy == "approved":
+        out.append(RiskFactor(name="segmentation_not_enforced", points=0,
+                              detail=f"no reduction: {seg.detail}"))
+    mon = controls.monitoring
+    if mon.active:
+        out.append(RiskFactor(name="active_monitoring", points=round(k * ACTIVE_MONITORING),
+                              detail=f"actively monitored: {mon.detail}"))
+    return tuple(out)
 
 
 def assess(c: Classification, criticality: int, vlan: int | None, peers: VlanPeers | None, policy: Policy,

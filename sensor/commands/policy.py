@@ -285,6 +285,7 @@ def _export(cfg: Config, args: argparse.Namespace) -> int:
         for cls, mud in files.items():
             (d / f"{cls}.json").write_text(json.dumps(mud, indent=2) + "\n", encoding="utf-8")
         print(f"{len(files)} MUD file(s) written to {d}: {', '.join(sorted(files))}")
+        _record(cfg, doc, args.format, str(d))
         return 0
     text = export(doc, args.format, mud_base_url=args.mud_base_url)
     if args.out:
@@ -293,4 +294,17 @@ def _export(cfg: Config, args: argparse.Namespace) -> int:
               f"written to {args.out}")
     else:
         sys.stdout.write(text)
+    _record(cfg, doc, args.format, args.out or "stdout")
     return 0
+
+
+def _record(cfg: Config, doc: PolicyDoc, fmt: str, to: str) -> None:
+    """Remember that this policy hash was compiled for an enforcement point (the devices' controls say so)."""
+    from sensor.policy.exports import ExportRecord, record_export
+
+    try:
+        record_export(cfg.sensor.state_dir, ExportRecord(hash=doc.digest(), version=doc.policy.version, format=fmt,
+                                                         at=time.time(), to=to))
+    except OSError as e:
+        print(f"sensor policy export: the export was not recorded in {cfg.sensor.state_dir} ({e.strerror or e}): "
+              f"device controls will not count it as enforced", file=sys.stderr)

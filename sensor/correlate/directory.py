@@ -19,6 +19,7 @@ from sensor.ipnets import Network, in_networks, networks
 if TYPE_CHECKING:
     from sensor.correlate.model import DeviceRecord
     from sensor.flows.conversations import DeviceConversations
+    from sensor.flows.monitor import Summary
 
 
 
@@ -31,6 +32,8 @@ class DeviceDirectory:
         self._medical_nets: list[Network] = networks(medical_prefixes)
         self._internal: list[Network] = networks(internal_prefixes)
         self._hints: dict[str, FlowHints] = {}
+        self._monitoring: Mapping[str, Summary] = {}
+        self.monitoring_set = False
 
     # -- from the correlator ------------------------------------------------
     def update_from_records(self, records: Mapping[str, DeviceRecord]) -> None:
@@ -49,6 +52,14 @@ class DeviceDirectory:
 
     def flow_hints(self) -> Mapping[str, FlowHints]:
         return self._hints
+
+    def monitoring(self) -> Mapping[str, Summary]:
+        """Per MAC, what flow monitoring saw (the flow source replaces it after every window)."""
+        return self._monitoring
+
+    def set_monitoring(self, summaries: Mapping[str, Summary]) -> None:
+        self._monitoring = summaries
+        self.monitoring_set = True
 
     # -- the flow collector's DeviceDirectory protocol ------------------------
     def resolve(self, ip: str) -> str | None:

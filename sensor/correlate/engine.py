@@ -24,6 +24,7 @@ from sensor.correlate.model import DeviceEvent, DeviceRecord
 from sensor.correlate.records import RecordBuilder, signature
 from sensor.correlate.tracker import Tracker, TrackerSettings, TrackerState
 from sensor.correlate.view import Settings, View, build_view
+from sensor.evidence.controls import ControlsContext, apply_controls
 from sensor.evidence.enrich import Evidence, enrich
 from sensor.evidence.model import RegisterSummary
 
@@ -66,6 +67,14 @@ def _risk_policy(cfg: Config) -> Policy:
     return Policy(workstation_classes=zoning.workstation_classes, expected_vlans=zoning.expected_vlans())
 
 
+def controls_context(cfg: Config, rules: Rules) -> ControlsContext:
+    """The zoning and criticalities the controls need; the stage adds the policy and monitoring."""
+    from sensor.policy.zones import Zoning
+
+    return ControlsContext(zoning=Zoning.from_config(cfg.policy, cfg.flows.internal if cfg.flows else ()),
+                           criticality={name: c.criticality for name, c in rules.classes.items()})
+
+
 def classifier_from(cfg: Config, rules: Rules | None = None) -> Classifier:
     rules = rules if rules is not None else load_rules(cfg.classification.rules_file)
     return Classifier(rules, cfg.classification.override)
@@ -81,11 +90,14 @@ class Correlator:
         self.view: View | None = None
         self.evidence = evidence
         self._register_sig: str | None = None
+        self.controls: ControlsContext | None = None  # None: records without controls (benchmarks, tests)
 
     @classmethod
     def from_config(cls, cfg: Config, state: TrackerState | None = None,
                     evidence: Evidence | None = None) -> Correlator:
-        return cls(settings_from(cfg), classifier_from(cfg), state, evidence=evidence)
+        corr = cls(settings_from(cfg), classifier_from(cfg), state, evidence=evidence)
+        corr.controls = controls_context(cfg, corr.builder.classifier.rules)
+        return corr
 
     @property
     def state(self) -> TrackerState:
@@ -106,6 +118,8 @@ class Correlator:
         summary = None
         if self.evidence is not None:
             records, summary = enrich(records, self.evidence, now)
+        if self.controls is not None:
+            records = apply_controls(records, self.controls, now)
         st = self.state
         out = Output(records=records)
         out.full_refresh = now - st.last_full_refresh >= self.settings.full_refresh

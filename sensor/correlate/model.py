@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from sensor.evidence.model import AdvisoryMatch, RegisterFields
+from sensor.evidence.model import AdvisoryMatch, Controls, RegisterFields
 
 Confidence = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Score = Annotated[int, msgspec.Meta(ge=0, le=100)]
@@ -99,6 +99,7 @@ class DeviceRecord(msgspec.Struct, frozen=True, kw_only=True):
     register: RegisterFields | None = None  # the asset register's row, when one matches ([register])
     advisories: tuple[AdvisoryMatch, ...] = ()  # vendor+product matches or better ([advisories])
     advisories_vendor_only: tuple[str, ...] = ()  # advisory ids that name only the device's vendor
+    controls: Controls | None = None  # zone, segmentation policy, allowed peers, monitoring, ownership
 
 
 EventKind = Literal["appeared", "moved", "ip_changed", "disappeared", "flapping"]

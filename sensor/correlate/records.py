@@ -177,8 +177,13 @@ _VOLATILE = msgspec.json.Encoder()
 def signature(rec: DeviceRecord) -> str:
     """What must change for a record to be published again: everything but the last_seen times."""
     att = rec.attachment
+    ctl = rec.controls
+    if ctl is not None:
+        # Flow counts and the baseline's age move every window; whether monitoring is active does not.
+        ctl = msgspec.structs.replace(ctl, monitoring=msgspec.structs.replace(
+            ctl.monitoring, flows_24h=0, windows_24h=0, last_flow=None, baseline_age_days=None))
     stable = msgspec.structs.replace(
-        rec, last_seen=rec.first_seen,
+        rec, last_seen=rec.first_seen, controls=ctl,
         attachment=msgspec.structs.replace(att, last_seen=None) if att is not None else None,
         ips=tuple(msgspec.structs.replace(i, last_seen=i.first_seen) for i in rec.ips),
     )

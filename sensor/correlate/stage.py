@@ -19,8 +19,11 @@ version before its outbox commit, or an outbox that was damaged and replaced).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable, Collection
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
@@ -36,6 +39,9 @@ from sensor.evidence.enrich import Evidence
 from sensor.metrics import Metrics
 from sensor.observations import Observation, PortRoleInfo, SwitchHealth, device_obs, event_obs, register_obs, switch_obs
 from sensor.sources import ToCorrelator
+
+if TYPE_CHECKING:
+    from sensor.evidence.controls import PolicyInfo
 
 log = structlog.get_logger("sensor.correlate")
 MAX_BATCH = 256
@@ -80,6 +86,7 @@ class CorrelatorStage:
         self.commit = commit
         self.known = known
         self._save_failing = False
+        self._policy_key: tuple[float, float] | None = None  # (approved file mtime, exports mtime)
 
     def _ensure(self, stored: tuple[set[str], bool] | None = None) -> Correlator:
         if self.correlator is None:
@@ -142,7 +149,22 @@ class CorrelatorStage:
                  if sw == h.switch]
         return msgspec.structs.replace(h, port_roles=roles)
 
+    def _refresh_controls(self, corr: Correlator) -> None:
+        """The approved policy and its exports (re-read when either file changed) and monitoring, for controls."""
+        ctx = corr.controls
+        if ctx is None:
+            return
+        from sensor.flows.monitor import Monitor, load_monitor
+
+        if not self.directory.monitoring_set:
+            # No flow window yet in this process: what the last one persisted.
+            self.directory.set_monitoring(Monitor(load_monitor(self.cfg.sensor.state_dir)).summaries(self.clock()))
+        ctx.monitoring = self.directory.monitoring()
+        ctx.policy = load_policy_info(self.cfg, ctx.policy, self._policy_key)
+        self._policy_key = policy_key(self.cfg)
+
     async def _correlate(self, corr: Correlator, batch: list[Snapshot], now: float) -> None:
+        await asyncio.to_thread(self._refresh_controls, corr)
         started = time.process_time()
         out = corr.ingest(batch, now, flows=self.directory.flow_hints())
         self.directory.update_from_records(out.records)
@@ -224,3 +246,39 @@ def load_evidence(cfg: Config) -> Evidence | None:
                      seconds=round(loaded.seconds, 3))
             ev.advisories = loaded.index()
     return ev
+
+
+def policy_key(cfg: Config) -> tuple[float, float]:
+    from sensor.policy.exports import exports_path
+
+    def mtime(p: str | Path) -> float:
+        try:
+            return os.stat(p).st_mtime
+        except OSError:
+            return 0.0
+
+    return (mtime(cfg.policy.file) if cfg.policy.file else 0.0, mtime(exports_path(cfg.sensor.state_dir)))
+
+
+def load_policy_info(cfg: Config, have: PolicyInfo | None = None, key: tuple[float, float] | None = None
+                     ) -> PolicyInfo | None:
+    """The approved policy with its last export, or None; ``have`` is kept while neither file changed,
+    and also when the approved file no longer parses (the last good policy stays, as for the watch)."""
+    from sensor.errors import ConfigError
+    from sensor.evidence.controls import PolicyInfo
+    from sensor.policy.document import load_policy
+    from sensor.policy.exports import load_exports
+
+    if not cfg.policy.file:
+        return None
+    if have is not None and key == policy_key(cfg):
+        return have
+    if not Path(cfg.policy.file).exists():
+        return None
+    try:
+        doc = load_policy(cfg.policy.file)
+    except ConfigError as e:
+        log.warning("approved policy has errors: controls use the last good one", problems=e.problems[:3])
+        return have
+    digest = doc.digest()
+    return PolicyInfo(doc=doc, digest=digest, export=load_exports(cfg.sensor.state_dir).latest(digest))

@@ -101,3 +101,55 @@ class RegisterSummary(msgspec.Struct, frozen=True, kw_only=True):
     unseen_assets: tuple[UnseenAsset, ...] = ()
     shadow_devices: tuple[ShadowDevice, ...] = ()
     dropped: int = 0  # list entries left out to bound the message (counted in matched/unseen/shadows)
+
+
+class Segmentation(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether an approved segmentation policy covers the device and was exported to an enforcement point."""
+
+    policy: Literal["none", "approved", "exported"]  # none: no approved policy (or it does not cover the device)
+    version: int | None = None
+    hash: str | None = None  # sha256 of the approved policy's zones and rules
+    zone_protected: bool = False  # the policy's scope: conversations touching a protected zone are checked
+    rules: int = 0  # approved rules with the device's zone (or address) on either side
+    exported_at: datetime | None = None  # the last ruleset compiled for this hash (`sensor policy export`)
+    exported_format: str | None = None
+    detail: str
+
+
+class Monitoring(msgspec.Struct, frozen=True, kw_only=True):
+    """What the sensor's flow monitoring sees of the device."""
+
+    flows_24h: int = 0  # flow records in the last 24 h
+    windows_24h: int = 0  # flow windows with traffic in the last 24 h
+    last_flow: datetime | None = None
+    baseline_since: datetime | None = None
+    baseline_age_days: float | None = None
+    learning: bool | None = None  # None: no baseline
+    anomalies_30d: int = 0
+    violations_30d: int = 0  # policy_violation events in the last 30 days
+    active: bool  # flows in the last 24 h and an established baseline
+    detail: str
+
+
+class Ownership(msgspec.Struct, frozen=True, kw_only=True):
+    """Who answers for the device, from the asset register."""
+
+    registered: bool
+    asset_tag: str = ""
+    owner: str = ""
+    department: str = ""
+    location: str = ""
+
+
+class Controls(msgspec.Struct, frozen=True, kw_only=True):
+    """The compensating controls around a device, from what the sensor knows."""
+
+    zone: str
+    zone_reason: str
+    segment: str  # e.g. "VLAN 20, 10.20.20.0/24"; "" when not attached
+    vlan: int | None = None
+    segmentation: Segmentation
+    allowed_peers: tuple[str, ...] = ()  # from the approved rules: "zone:clinical_servers tcp/2575 (rule-id)"
+    allowed_peers_more: int = 0  # rules beyond those listed
+    monitoring: Monitoring
+    ownership: Ownership

@@ -12,14 +12,17 @@ packets are split into what the device sent and received.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
 from collectors.flows.records import ip_text, mac_text
 from collectors.flows.table import FlowTable
 from sensor.ipnets import Network, in_networks, networks
+
+if TYPE_CHECKING:
+    from sensor.flows.monitor import Summary
 
 # Ports that name a service even above 1024 (clinical ones first).
 KNOWN_SERVICES: frozenset[int] = frozenset({
@@ -50,6 +53,10 @@ class DeviceDirectory(Protocol):
         """Devices in policy_violation events (one MAC per event and end), so they feed the risk score."""
         ...
 
+    def set_monitoring(self, summaries: Mapping[str, Summary]) -> None:
+        """What monitoring saw per device (after each window), for the devices' controls."""
+        ...
+
 
 class StaticDirectory:
     """A directory from configuration alone: addresses -> MACs given, medical prefixes."""
@@ -73,6 +80,9 @@ class StaticDirectory:
 
     def add_violations(self, macs: Iterable[str]) -> None:
         """Nothing to feed back: configuration alone keeps no risk."""
+
+    def set_monitoring(self, summaries: Mapping[str, Summary]) -> None:
+        """Nothing to feed back: configuration alone keeps no device records."""
 
 
 class Conversation(msgspec.Struct, frozen=True, array_like=True):

@@ -25,6 +25,7 @@ from sensor.config import Config, FlowsSection, PolicySection
 from sensor.errors import SourceError
 from sensor.flows.baseline import Baselines, BaselineState
 from sensor.flows.conversations import Aggregator, DeviceConversations, DeviceDirectory, StaticDirectory
+from sensor.flows.monitor import Monitor, load_monitor, save_monitor
 from sensor.metrics import Metrics
 from sensor.observations import event_obs, flows_obs, policy_obs
 from sensor.policy.matrix import load_matrix, save_matrix
@@ -66,6 +67,9 @@ class FlowSource:
         # With an approved policy, every window is checked against it.
         self.watch = (PolicyWatch(self.policy_cfg.file, self.state_dir, realert=float(flows.realert))
                       if self.policy_cfg.file else None)
+        # Per device: flows in the last day, anomalies and violations in the last 30 days (controls, report).
+        self.monitor = Monitor(load_monitor(self.state_dir), max_devices=flows.max_devices)
+        self.directory.set_monitoring(self.monitor.summaries(clock()))
         self.listener: FlowListener | None = None
         self.window_start: float | None = None
         self._synced: dict[str, int] = {}
@@ -140,6 +144,12 @@ class FlowSource:
                      for m in (ev["mac"], self.directory.resolve(ev["peer"]["ip"])) if m]
         if violators:
             self.directory.add_violations(violators)
+        lp = self.baselines.learning_period
+        self.monitor.add_window(convs, events, end,
+                                {dc.device: (b.first_seen, b.first_seen + lp) for dc in convs
+                                 if (b := self.baselines.state.devices.get(dc.device)) is not None},
+                                self.directory.resolve)
+        self.directory.set_monitoring(self.monitor.summaries(end))
         self.last_conversations, self.last_events = convs, events
         for dc in convs:
             await ctx.emit(flows_obs(msgspec.to_builtins(dc), end))
@@ -215,6 +225,7 @@ class FlowSource:
                 self.decoder.templates_changed = False
             write_atomic(self.dir / "baseline.json", msgspec.json.encode(self.baselines.state))
             save_matrix(self.matrix, self.state_dir)
+            save_monitor(self.monitor.state, self.state_dir)
             if self.watch is not None:
                 self.watch.persist()
         except OSError as e:
