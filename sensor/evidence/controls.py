@@ -134,7 +134,7 @@ def monitoring(mac: str, ctx: ControlsContext, now: float) -> Monitoring:
     if s is None:
         return Monitoring(active=False, detail="no flows from or to this device in the monitoring state")
     learning = None if s.baseline_since is None else (s.learning_until is not None and now < s.learning_until)
-    age = None if s.baseline_since is None else round((now - s.baseline_since) / DAY, 1)
+    age = None if s.baseline_since is None else round((now - s.baseline_since) / DAY, 2)
     active = s.flows_24h > 0 and learning is False
     if active:
         since = _ts(s.baseline_since)
