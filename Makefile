@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := python3 python3-venv python3-dev gcc openssl mosquitto mosquitto-clients snmpd snmp \
+APT_PACKAGES := python3 python3-venv python3-dev gcc openssl mosquitto mosquitto-clients snmpd snmp chromium \
 	lldpd softflowd openssh-server tcpdump iproute2 iputils-ping procps systemd nftables \
 	debootstrap qemu-utils fdisk dosfstools mtools e2fsprogs zstd systemd-boot-efi qemu-system-x86 ovmf
 # Only for `make image-test` (the Raspberry Pi image: arm64 through qemu-user, booted under qemu -M virt).

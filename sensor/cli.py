@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lookup": ("sensor.commands.lookup", "a MAC's registry block and maker, and the class the rules give it"),
     "register": ("sensor.commands.register", "check an asset register export, or reconcile it with the devices seen"),
     "advisories": ("sensor.commands.advisories", "read CSAF advisories (check DIR) or match a register with them"),
+    "report": ("sensor.commands.report", "static HTML report: port maps, zone matrix, evidence pages"),
     "policy": ("sensor.commands.policy", "segmentation policy: matrix, propose, diff, simulate, export"),
 }
 

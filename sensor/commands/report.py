@@ -1,0 +1,40 @@
+"""``sensor report --config FILE --out DIR``: the static report for the people who own the risk."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sensor.config import load_config
+from sensor.errors import ConfigError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", required=True, metavar="FILE", help="the sensor's TOML configuration")
+    parser.add_argument("--out", "-o", required=True, metavar="DIR",
+                        help="the folder to write (index.html, switches/, devices/, devices.csv, devices.json)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sensor.report.data import load
+    from sensor.report.render import write_report
+
+    try:
+        cfg = load_config(args.config, check_files=False)
+    except ConfigError as e:
+        for problem in e.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    data = load(cfg)
+    try:
+        res = write_report(data, args.out)
+    except OSError as e:
+        print(f"sensor report: cannot write {args.out}: {e.strerror or e}: choose a folder you can write",
+              file=sys.stderr)
+        return 2
+    if not data.devices:
+        print(f"sensor report: no devices in the local store ({cfg.sensor.state_dir}): run the sensor first; "
+              f"the report is empty", file=sys.stderr)
+    print(f"report written to {res.out / 'index.html'}: {len(data.devices)} device(s), {res.pages} page(s), "
+          f"largest {res.largest[0]} ({res.largest[1]} bytes), {res.seconds:.2f} s")
+    return 0
