@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import sys
 import tempfile
@@ -90,14 +91,16 @@ def main() -> int:
         prof = cProfile.Profile() if args.profile else None
         if prof:
             prof.enable()
-        w0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         res = write_report(data, out)
-        wall = time.perf_counter() - w0
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         if prof:
             prof.disable()
         html = sorted(out.rglob("*.html"), key=lambda p: p.stat().st_size)
         biggest = html[-1]
-        print(f"report written:     {wall:.2f} s wall, {res.pages} pages, {res.total_bytes / 1e6:.1f} MB in all")
+        print(f"report written:     {wall:.2f} s wall ({cpu:.2f} s CPU in this process), {res.pages} pages, "
+              f"{res.total_bytes / 1e6:.1f} MB in all; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
+              f"CPU(s)")
         print(f"largest page:       {biggest.relative_to(out)} {biggest.stat().st_size / 1e6:.3f} MB")
         for name in ("index.html", "devices.json", "devices.csv"):
             print(f"  {name}: {(out / name).stat().st_size / 1e6:.3f} MB")

@@ -10,8 +10,10 @@ untrusted input.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
+import multiprocessing
 import os
 import re
 import time
@@ -56,6 +58,7 @@ def _env() -> jinja2.Environment:
     return env
 
 
+@functools.lru_cache(maxsize=65536)
 def _time(v: datetime | float | None) -> str:
     if v is None:
         return ""
@@ -192,6 +195,44 @@ def write_report(data: ReportData, out: str | os.PathLike[str]) -> Written:
     return res
 
 
+PARALLEL_FROM = 2000  # devices; below this, forking costs more than it saves
+PROCESSES = 2
+
+
+@dataclass
+class _DeviceJob:
+    env: jinja2.Environment
+    data: ReportData
+    port_of: dict[str, dict[str, Any]]
+    common: dict[str, str]
+    out: Path
+
+    def render(self, lo: int, hi: int, w: _Writer) -> None:
+        dev_t = self.env.get_template("device.html")
+        data, port_of = self.data, self.port_of
+        for d in data.devices[lo:hi]:
+            att = d.attachment
+            port = port_of[att.switch].get(att.port) if att is not None and att.switch in port_of else None
+            w.write(f"devices/{device_page(d.mac)}", dev_t.render(
+                root="../", d=d, port=port, swpage=switch_page(att.switch) if att else "",
+                events=data.events.get(d.mac, ()), moves=data.moves.get(d.mac, ()), **self.common))
+
+
+_JOB: _DeviceJob | None = None  # set in the parent just before the workers fork
+
+
+def _device_pages(bounds: tuple[int, int]) -> tuple[int, tuple[str, int], int]:
+    """In a forked worker: one slice of the evidence pages; returns (pages, largest, bytes)."""
+    assert _JOB is not None
+    res = Written(out=_JOB.out)
+    w = _Writer(_JOB.out, res)
+    try:
+        _JOB.render(bounds[0], bounds[1], w)
+    finally:
+        w.close()
+    return res.pages, res.largest, res.total_bytes
+
+
 def _write_all(data: ReportData, w: _Writer) -> None:
     env = _env()
     generated = _time(data.generated_at)
@@ -205,6 +246,42 @@ def _write_all(data: ReportData, w: _Writer) -> None:
     plates = {s: faceplate(s, data.ports.get(s, ()), by_switch[s]) for s in switches}
     hm = heatmap(data.zones, data.cells, data.policy) if data.zones else None
     legend = [(c, col) for c, col in CLASS_COLOURS.items()]
+    port_of = {s: {p.name: p for p in plates[s].ports} for s in switches}
+    job = _DeviceJob(env, data, port_of, common, w.out)
+    n = len(data.devices)
+    procs = min(os.cpu_count() or 1, PROCESSES)
+    pool = None
+    pending = None
+    if n >= PARALLEL_FROM and procs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # Rendering is CPU-bound Python: the evidence pages are split between forked workers, which
+        # inherit the data and the compiled templates (nothing is pickled but the page counts), while
+        # this process writes the overview, the switches' pages, CSV and JSON. The workers fork before
+        # this process has started any writer thread.
+        global _JOB
+        _JOB = job
+        step = -(-n // procs)
+        pool = multiprocessing.get_context("fork").Pool(procs)
+        pending = pool.map_async(_device_pages, [(i, min(n, i + step)) for i in range(0, n, step)])
+        _JOB = None  # the workers have their copy
+    try:
+        _write_rest(data, w, env, ov, switches, by_switch, plates, hm, legend, common, generated)
+        if pending is None:
+            job.render(0, n, w)
+        else:
+            for pages, largest, total in pending.get():
+                w.result.pages += pages
+                w.result.total_bytes += total
+                if largest[1] > w.result.largest[1]:
+                    w.result.largest = largest
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+
+
+def _write_rest(data: ReportData, w: _Writer, env: jinja2.Environment, ov: dict[str, Any], switches: list[str],
+                by_switch: dict[str, list[DeviceRecord]], plates: dict[str, Any], hm: Any,
+                legend: list[tuple[str, str]], common: dict[str, str], generated: str) -> None:
     w.write("index.html", env.get_template("index.html").render(
         root="", ov=ov, data=data, switches=[(s, switch_page(s), len(plates[s].ports),
                                                sum(d.present for d in by_switch[s])) for s in switches],
@@ -214,14 +291,6 @@ def _write_all(data: ReportData, w: _Writer) -> None:
         devs = sorted(by_switch[s], key=lambda d: (not d.present, -d.risk.score, d.mac))
         w.write(f"switches/{switch_page(s)}", sw_t.render(root="../", plate=plates[s], devices=devs,
                                                           legend=legend, **common))
-    dev_t = env.get_template("device.html")
-    port_of = {s: {p.name: p for p in plates[s].ports} for s in switches}
-    for d in data.devices:
-        att = d.attachment
-        port = port_of[att.switch].get(att.port) if att is not None and att.switch in port_of else None
-        w.write(f"devices/{device_page(d.mac)}", dev_t.render(
-            root="../", d=d, port=port, swpage=switch_page(att.switch) if att else "",
-            events=data.events.get(d.mac, ()), moves=data.moves.get(d.mac, ()), **common))
     buf = io.StringIO()
     cw = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     cw.writeheader()

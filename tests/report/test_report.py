@@ -272,3 +272,19 @@ def test_report_command_without_devices(tmp_path: Path, write_config: Callable[.
     res = subprocess.run([str(Path(sys.executable).with_name("sensor")), "report", "-c", str(cfg), "--out",
                           str(blocked / "x")], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "cannot write" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_forked_workers_write_the_same_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.report import build
+    from sensor.report import render
+
+    data = build(400)
+    serial = render.write_report(data, tmp_path / "serial")
+    monkeypatch.setattr(render, "PARALLEL_FROM", 100)
+    monkeypatch.setattr(render.os, "cpu_count", lambda: 2)
+    forked = render.write_report(data, tmp_path / "forked")
+    assert (forked.pages, forked.total_bytes, forked.largest) == (serial.pages, serial.total_bytes, serial.largest)
+    assert serial.pages == 1 + len(data.ports) + 400
+    a = {p.relative_to(tmp_path / "serial"): p.read_bytes() for p in (tmp_path / "serial").rglob("*") if p.is_file()}
+    b = {p.relative_to(tmp_path / "forked"): p.read_bytes() for p in (tmp_path / "forked").rglob("*") if p.is_file()}
+    assert a == b
