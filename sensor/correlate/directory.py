@@ -19,7 +19,7 @@ from sensor.ipnets import Network, in_networks, networks
 if TYPE_CHECKING:
     from sensor.correlate.model import DeviceRecord
     from sensor.flows.conversations import DeviceConversations
-    from sensor.flows.monitor import Summary
+    from sensor.flows.summary import Summary
 
 
 

@@ -21,7 +21,7 @@ import msgspec
 from sensor.classify.risk import control_factors, criticality_of, level
 from sensor.correlate.model import DeviceRecord
 from sensor.evidence.model import Controls, Monitoring, Ownership, Segmentation
-from sensor.flows.monitor import Summary
+from sensor.flows.summary import Summary
 from sensor.ipnets import Network
 from sensor.policy.document import PolicyDoc, Rule
 from sensor.policy.exports import ExportRecord

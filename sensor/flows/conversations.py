@@ -22,7 +22,7 @@ from collectors.flows.table import FlowTable
 from sensor.ipnets import Network, in_networks, networks
 
 if TYPE_CHECKING:
-    from sensor.flows.monitor import Summary
+    from sensor.flows.summary import Summary
 
 # Ports that name a service even above 1024 (clinical ones first).
 KNOWN_SERVICES: frozenset[int] = frozenset({

@@ -19,6 +19,7 @@ import msgspec
 import structlog
 
 from sensor.flows.conversations import DeviceConversations
+from sensor.flows.summary import Summary
 
 log = structlog.get_logger("sensor.flows")
 
@@ -49,18 +50,6 @@ class MonitorState(msgspec.Struct, kw_only=True):
     devices: dict[str, DeviceMonitor] = msgspec.field(default_factory=dict)  # by MAC
     dropped_devices: int = 0  # devices not recorded because the state was full, ever
     dropped_events: int = 0  # events beyond max_events of a device, ever
-
-
-class Summary(msgspec.Struct, frozen=True, kw_only=True):
-    """One device's monitoring, as the correlator needs it."""
-
-    flows_24h: int = 0
-    windows_24h: int = 0
-    last_flow: float | None = None
-    baseline_since: float | None = None
-    learning_until: float | None = None
-    anomalies_30d: int = 0
-    violations_30d: int = 0
 
 
 def _service(peer: Mapping[str, Any] | None) -> str:
