@@ -10,7 +10,6 @@ report could not show them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import structlog
 
 from sensor.flows.conversations import DeviceConversations
 from sensor.flows.summary import Summary
+from sensor.statefiles import write_atomic
 
 log = structlog.get_logger("sensor.flows")
 
@@ -158,11 +158,4 @@ def load_monitor(state_dir: str | Path) -> MonitorState:
 
 
 def save_monitor(state: MonitorState, state_dir: str | Path) -> None:
-    path = monitor_path(state_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(msgspec.json.encode(state))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(monitor_path(state_dir), msgspec.json.encode(state))

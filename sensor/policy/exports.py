@@ -9,11 +9,12 @@ enforced only then. Kept in ``policy/exports.json`` in the state directory.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import msgspec
 import structlog
+
+from sensor.statefiles import write_atomic
 
 log = structlog.get_logger("sensor.policy")
 
@@ -62,11 +63,4 @@ def record_export(state_dir: str | Path, rec: ExportRecord) -> None:
     state = load_exports(state_dir)
     state.exports.append(rec)
     del state.exports[:-MAX_RECORDS]
-    path = exports_path(state_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(msgspec.json.encode(state))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(exports_path(state_dir), msgspec.json.encode(state))
