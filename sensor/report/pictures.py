@@ -143,5 +143,6 @@ def heatmap(zones: list[str], cells: Iterable[Cell], policy: Mapping[str, object
         out.append(HeatCell(x=label_w + idx[c.server_zone] * size, y=label_w + idx[c.client_zone] * size,
                             fill=_blue(t), cell=c, title=title))
     n = len(zones)
-    return Heatmap(zones=zones, size=size, label_w=label_w, width=label_w + n * size + 10,
+    # the column labels lean right: room for the last one
+    return Heatmap(zones=zones, size=size, label_w=label_w, width=label_w + n * size + 110,
                    height=label_w + n * size + 10, cells=out)
