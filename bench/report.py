@@ -2,7 +2,8 @@
 """Benchmark: ``sensor report`` for the correlate benchmark's synthetic hospital.
 
 200 switches, 10,000 devices (bench/correlate.py's hospital), correlated with controls,
-a zone matrix of one conversation per device to a clinical server, then the whole
+a register row per device and two advisories per medical device, a zone matrix of one
+conversation per device to a clinical server, then the whole
 report written to a temporary folder: the overview, one port map page per switch,
 one evidence page per device, CSV and JSON. Prints the time to write it, the page
 count, the largest page and the total size.
@@ -23,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import msgspec
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.correlate import hospital
@@ -34,6 +37,7 @@ from sensor.correlate.engine import Correlator, CorrelatorConfig
 from sensor.correlate.tracker import TrackerSettings
 from sensor.correlate.view import Settings
 from sensor.evidence.controls import ControlsContext
+from sensor.evidence.model import AdvisoryMatch, Cve, RegisterFields
 from sensor.policy.matrix import Entry
 from sensor.policy.zones import Zoning
 from sensor.report.data import ReportData, matrix_cells, port_roles_of
@@ -54,7 +58,20 @@ def build(n: int) -> ReportData:
     corr.controls = ControlsContext(zoning=zoning, criticality={k: c.criticality for k, c in rules.classes.items()})
     out = corr.ingest(snaps.values(), now=2000.0)
     assert corr.view is not None
-    records = list(out.records.values())
+    # Evidence as a real site would have it: a register row for every device, two advisories with
+    # six CVEs each on every medical device (the pages then carry their full tables).
+    cves = tuple(Cve(id=f"CVE-2024-{1000 + i}", cvss=5.0 + i / 2, severity="HIGH") for i in range(6))
+    advs = tuple(AdvisoryMatch(advisory=f"ICSMA-24-{k}-01", title=f"Synthetic advisory {k}", released="2024-01-01",
+                               confidence="vendor+product+version", basis=("vendor", "model", "firmware"),
+                               products=("Model X v1.0 | <= 2.3",), cves=cves, max_cvss=7.5,
+                               remediations=("mitigation",) if k % 2 else ("vendor_fix", "mitigation"))
+                 for k in (101, 102))
+    records = []
+    for i, r in enumerate(out.records.values()):
+        reg = RegisterFields(asset_tag=f"A-{i:05d}", basis="mac", manufacturer=r.vendor or "", model="Model X",
+                             department="ICU", location=f"room {i % 300}", owner="biomed")
+        records.append(msgspec.structs.replace(r, register=reg,
+                                               advisories=advs if r.classification.medical else ()))
     by_ip = {i.ip: r for r in records for i in r.ips}
     entries = []
     for r in records:

@@ -124,3 +124,20 @@ def test_monitor_counts_events_for_both_ends_and_forgets_after_30_days() -> None
     assert mon.state.dropped_events == 4
     mon.expire(T0 + 31 * 86400)
     assert mon.summaries(T0 + 31 * 86400) == {}
+
+
+def test_flow_counts_alone_do_not_republish_a_record() -> None:
+    from sensor.correlate.records import signature
+    from sensor.flows.summary import Summary
+
+    ctx = ControlsContext(zoning=Zoning.from_config(parse_config('[sensor]\nsite = "x"\n', check_files=False).policy,
+                                                    sc.INTERNAL))
+
+    def rec(flows: int, learning_until: float) -> DeviceRecord:
+        ctx.monitoring = {PUMP: Summary(flows_24h=flows, windows_24h=flows, last_flow=T0 + flows,
+                                        baseline_since=T0 - 10 * 86400, learning_until=learning_until)}
+        return apply_controls({PUMP: pump()}, ctx, T0 + 100)[PUMP]
+
+    assert signature(rec(5, T0 - 86400)) == signature(rec(9, T0 - 86400))  # every window moves these
+    assert signature(rec(5, T0 - 86400)) != signature(rec(5, T0 + 86400))  # learning again: a new record
+    assert signature(rec(5, T0 - 86400)) != signature(rec(0, T0 - 86400))  # monitoring stopped
