@@ -35,7 +35,7 @@ def pump(**kw: object) -> DeviceRecord:
 def config(tmp_path: Path) -> str:
     path = tmp_path / "sensor.toml"
     path.write_text(f'[sensor]\nsite = "lab"\nstate_dir = "{tmp_path}"\n[flows]\nallowed_exporters = '
-                    f'["127.0.0.1"]\ninternal = ["10.0.0.0/8"]\nlearning_period = "20m"\n'
+                    f'["127.0.0.1"]\ninternal = ["10.0.0.0/8"]\n'
                     f'[policy]\nfile = "{tmp_path / "approved.toml"}"\n')
     return str(path)
 
