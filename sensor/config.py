@@ -968,12 +968,13 @@ def parse_config(source: str, filename: str = "sensor.toml", *, check_files: boo
         raise ConfigError([f"{where}: not valid TOML: {reason}"]) from None
     out = _Collector(filename, LineIndex(source))
     _check_struct(Config, raw, (), out)
-    if out.problems:
+    unusable = bool(out.problems)  # the tables do not decode: the checks below cannot run
+    if check_files:  # from the raw tables: reported with every other problem, all at once
+        _check_files(raw, (), out)
+    if unusable:
         raise ConfigError(out.messages())
     # Before profiles are merged: a duration is reported once, where it is written.
     _check_durations(msgspec.convert(raw, Config, dec_hook=_dec_hook), (), out)
-    if check_files:  # reported together with the checks below: all problems at once
-        _check_files(raw, (), out)
     cfg = msgspec.convert(_merge_profiles(raw), Config, dec_hook=_dec_hook)
     _semantic_checks(cfg, out)
     if check_files:
