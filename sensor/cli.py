@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -26,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "register": ("sensor.commands.register", "check an asset register export, or reconcile it with the devices seen"),
     "advisories": ("sensor.commands.advisories", "read CSAF advisories (check DIR) or match a register with them"),
     "policy": ("sensor.commands.policy", "segmentation policy: matrix, propose, diff, simulate, export"),
+    "status": ("sensor.commands.status", "how the running (or last) sensor is doing, from its state directory"),
 }
 
 
@@ -59,11 +61,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         code: int = module.run(args)
+        sys.stdout.flush()
     except SensorError as e:
         print(f"sensor {args.command}: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Piped into `head`: the reader has what it wanted. Point stdout at /dev/null so the
+        # interpreter's own flush at exit does not fail again; exit as a shell would on SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     return code
 
 
