@@ -53,7 +53,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from sensor.classify.classifier import Classifier
     from sensor.classify.oui import registry
-
     from sensor.commands.common import config_path
 
     args.config = config_path(args, optional=True)
