@@ -71,10 +71,13 @@ def configure(level: str = "info", stream: TextIO | None = None, json: bool | No
         else structlog.dev.ConsoleRenderer(colors=bool(tty), pad_event_to=0, pad_level=False,
                                            exception_formatter=structlog.dev.plain_traceback)
     )
+    # JSON: ISO 8601 in UTC, for machines; a person reads the local time, to the second.
+    stamper = (structlog.processors.TimeStamper(fmt="iso", utc=True) if json
+               else structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S", utc=False))
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        stamper,
         _details(json),
         _mask_secrets,
     ]
@@ -96,7 +99,7 @@ def configure(level: str = "info", stream: TextIO | None = None, json: bool | No
             foreign_pre_chain=[
                 structlog.stdlib.add_logger_name,
                 structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                stamper,
                 _mask_secrets,
             ],
         )

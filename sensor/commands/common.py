@@ -170,6 +170,28 @@ def render(columns: Sequence[Column], rows: Sequence[Mapping[str, str]], max_wid
     return lines, dropped
 
 
+def wrap_items(head: str, items: Sequence[str], max_width: int | None, indent: int = 4) -> list[str]:
+    """``head`` then the items joined by ", ", broken between items (never inside one) to fit."""
+    lines = [head]
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else "")
+        if max_width is not None and len(lines[-1]) + 1 + len(piece) > max_width and lines[-1].strip():
+            lines.append(" " * indent + piece)
+        else:
+            lines[-1] += ("" if lines[-1].endswith(" ") or not lines[-1] else " ") + piece
+    return lines
+
+
+def wrap_words(text: str, max_width: int | None, indent: int = 4) -> list[str]:
+    """A sentence broken between words to fit, continuation lines indented."""
+    if max_width is None or len(text) <= max_width:
+        return [text]
+    import textwrap
+
+    return textwrap.wrap(text, width=max_width, subsequent_indent=" " * indent, break_long_words=False,
+                         break_on_hyphens=False)
+
+
 def speed(mbits: int | None) -> str:
     """``1000`` -> ``1G``, ``100`` -> ``100M``, ``25000`` -> ``25G``."""
     if not mbits:

@@ -37,6 +37,8 @@ from sensor.commands.common import (
     render,
     speed,
     width,
+    wrap_items,
+    wrap_words,
 )
 from sensor.config import Config, SwitchSection, load_config
 from sensor.errors import ConfigError, SourceError
@@ -100,7 +102,7 @@ def summary(sw: SwitchSection, snap: Snapshot) -> dict[str, Any]:
         n = rows(snap).get(t, int(snap.system is not None))
         if st is None:
             tables.append({"table": t, "rows": n, "method": snap.method, "state": "complete" if not snap.tables
-                           else "not read"})
+                           else "not provided"})
             continue
         state = "complete" if st.complete else ("not offered" if not st.supported or all(
             p.kind == "unsupported" for p in st.problems) else "incomplete")
@@ -253,16 +255,19 @@ def _print(sw: SwitchSection, snap: Snapshot, result: SwitchPoll, problems: list
     w(f"  polled in {result.duration_s:.1f}s via {'+'.join(methods_used(snap))}"
       + (f" ({snmp.requests} requests, {snmp.varbinds} varbinds)" if snmp else "")
       + (f"; bridge address {s.base_mac}" if s and s.base_mac else "") + "\n")
+    def say(text: str) -> None:
+        w("".join(f"{ln}\n" for ln in wrap_words(text, cols)))
+
     for p in problems:
-        w(f"  DEGRADED: {p}\n")
+        say(f"  DEGRADED: {p}")
 
     summ = summary(sw, snap)
     w("\nSummary\n")
     if summ["uplinks"]:
         for u in summ["uplinks"]:
-            w(f"  uplink {u['port']}: {'; '.join(u['why'])}\n")
+            say(f"  uplink {u['port']}: {'; '.join(u['why'])}")
     else:
-        w("  uplinks: none detected (no LLDP/CDP neighbour that is a switch, no configured uplink, no LAG)\n")
+        say("  uplinks: none detected (no LLDP/CDP neighbour that is a switch, no configured uplink, no LAG)")
     if summ["access_ports"]:
         parts = []
         for a in summ["access_ports"]:
@@ -272,16 +277,16 @@ def _print(sw: SwitchSection, snap: Snapshot, result: SwitchPoll, problems: list
             if a["phone"]:
                 extra.append(f"phone {a['phone']}")
             parts.append(f"{a['port']} ({', '.join(extra)})")
-        w(f"  access ports with end devices ({len(parts)}): {', '.join(parts)}\n")
+        w("".join(f"{ln}\n" for ln in wrap_items(f"  access ports with end devices ({len(parts)}):", parts, cols)))
     else:
         w("  access ports with end devices: none\n")
-    w(f"  VLANs: {', '.join(map(str, summ['vlans'])) or 'none seen'}\n")
-    tabs = ", ".join(f"{t['table']} {t['rows']} ({t['method']})" for t in summ["tables"] if t["state"] == "complete")
-    w(f"  tables read whole: {tabs or 'none'}\n")
+    w("".join(f"{ln}\n" for ln in wrap_items("  VLANs:", [str(v) for v in summ["vlans"]] or ["none seen"], cols)))
+    tabs = [f"{t['table']} {t['rows']} ({t['method']})" for t in summ["tables"] if t["state"] == "complete"]
+    w("".join(f"{ln}\n" for ln in wrap_items("  tables read whole:", tabs or ["none"], cols)))
     for t in summ["tables"]:
         if t["state"] != "complete":
             why = f": {'; '.join(t['problems'])}" if t.get("problems") else ""
-            w(f"  {t['table']}: {t['state']} over {t['method']}{why}\n")
+            say(f"  {t['table']}: {t['state']} over {t['method']}{why}")
 
     roles = {}
     for u in summ["uplinks"]:
@@ -327,4 +332,4 @@ def _print(sw: SwitchSection, snap: Snapshot, result: SwitchPoll, problems: list
     if snap.notes:
         w("\n")
     for note in snap.notes:
-        w(f"note: {note}\n")
+        say(f"note: {note}")

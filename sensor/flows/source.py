@@ -97,7 +97,7 @@ class FlowSource:
         if self.window_start is None:
             self.window_start = now
         end = self.window_start + float(self.cfg.window)
-        tick = METRIC_SYNC if float(self.cfg.window) <= 120 else 3 * METRIC_SYNC
+        tick = METRIC_SYNC / 2 if float(self.cfg.window) <= 120 else 3 * METRIC_SYNC
         while (left := end - self.clock()) > 0:
             if self.countdown:
                 records = sum(r for _, r in self.by_exporter.values())
