@@ -31,6 +31,7 @@ from sensor.commands.common import (
     render,
     risk_style,
     width,
+    wrap_items,
 )
 from sensor.config import Config, load_config
 from sensor.errors import ConfigError
@@ -227,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
         r["medical_flag"] = "yes" if r["medical"] == "yes" else ""
     cols = [Column("mac", "MAC", keep=0), Column("level", "risk", keep=0), Column("class", "class", keep=9),
             Column("switch", "switch", keep=8), Column("port", "port", keep=8),
-            Column("risk_reason", "main reason", keep=6, cut=True, min_width=16),
+            Column("risk_reason", "main reason", keep=6, cut=True, min_width=13),
             Column("medical_flag", "med", keep=5), Column("vlan", "VLAN", keep=4, right=True),
             Column("ips", "IPs", keep=3, cut=True, min_width=15), Column("vendor", "vendor", keep=4, cut=True,
                                                                          min_width=12),
@@ -240,9 +241,10 @@ def run(args: argparse.Namespace) -> int:
     lines, dropped = render(cols, rows, None if args.wide else width(), styles=styles)
     title = f"{len(rows)} device{'s' if len(rows) != 1 else ''} at {cfg.sensor.site} ({cfg.sensor.id}), " \
             f"by {args.sort}"
-    if dropped:
-        title += f"; not shown: {', '.join(dropped)} (--wide)"
     sys.stdout.write(title + "\n" + "\n".join(lines) + "\n")
+    if dropped:
+        sys.stdout.write("\n".join(wrap_items("not shown:", [*dropped, "--wide shows them"],
+                                               None if args.wide else width(), indent=2)) + "\n")
     return status
 
 

@@ -251,12 +251,14 @@ def _print(sw: SwitchSection, snap: Snapshot, result: SwitchPoll, problems: list
         descr = s.sys_descr.splitlines()[0] if s.sys_descr else ""
         if descr:
             head += f", {descr}"
-    w(head + "\n")
-    w(f"  polled in {result.duration_s:.1f}s via {'+'.join(methods_used(snap))}"
-      + (f" ({snmp.requests} requests, {snmp.varbinds} varbinds)" if snmp else "")
-      + (f"; bridge address {s.base_mac}" if s and s.base_mac else "") + "\n")
+
     def say(text: str) -> None:
         w("".join(f"{ln}\n" for ln in wrap_words(text, cols)))
+
+    say(head)
+    say(f"  polled in {result.duration_s:.1f}s via {'+'.join(methods_used(snap))}"
+        + (f" ({snmp.requests} requests, {snmp.varbinds} varbinds)" if snmp else "")
+        + (f"; bridge address {s.base_mac}" if s and s.base_mac else ""))
 
     for p in problems:
         say(f"  DEGRADED: {p}")
@@ -295,7 +297,7 @@ def _print(sw: SwitchSection, snap: Snapshot, result: SwitchPoll, problems: list
         roles[a["port"]] = f"access ({a['macs']})"
 
     def table(title: str, columns: list[Column], data: list[dict[str, str]]) -> None:
-        lines, dropped = render(columns, data, cols)
+        lines, dropped = render(columns, data, None if cols is None else cols - 2)
         w(f"\n{title}" + (f"  [not shown: {', '.join(dropped)}; --wide]" if dropped and data else "") + "\n")
         w("".join(f"  {ln}\n" for ln in lines))
 
