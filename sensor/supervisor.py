@@ -186,6 +186,8 @@ class Supervisor:
         next_start = loop.time()
         while True:
             ok = await self._one_cycle(src, ctx)
+            if not src.continuous:
+                self.write_status("running")  # `sensor status` shows every poll, not one per health interval
             now = loop.time()
             if ok and src.continuous:
                 backoff.reset()
