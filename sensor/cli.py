@@ -36,6 +36,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         prog="sensor",
         description="edge-sensor: a touch-free inventory of connected medical devices, "
         "built from what the switches know.",
+        epilog="Every command that reads the configuration takes -c/--config FILE (default: "
+        "$EDGE_SENSOR_CONFIG, then /etc/edge-sensor/sensor.toml). Exit codes: 0 done, 1 failed, "
+        "2 usage or configuration, 3 worked but degraded, 4 (status) not running.",
     )
     parser.add_argument("--version", action="version", version=f"edge-sensor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
