@@ -323,7 +323,7 @@ def record(mac: str, cls: str, medical: bool, score: int, level: str, factor: st
                                "confidence": 0.8, "reasons": [f"vendor: {cls} maker"]},
             "risk": {"score": score, "level": level,
                      "factors": [{"name": "exposure", "points": 20, "detail": "on a shared network"},
-                                 {"name": factor, "points": score - 20, "detail": f"{factor} detail"}]}}
+                                 {"name": factor, "points": score - 20, "detail": f"shares VLAN 110 with 3 workstation(s) ({factor})"}]}}
 
 
 STORE = [record("f8:bc:12:12:10:23", "workstation", False, 24, "low", "exposure"),
@@ -381,14 +381,14 @@ def test_inventory_explain_and_csv_columns(store: Path) -> None:
     r = sensor("inventory", "-c", str(store), "--explain", "58-42-E4-12-10-21")
     assert r.returncode == 0, r.stderr
     assert "class: infusion_pump" in r.stdout and "medical" in r.stdout
-    assert "risk: critical 82/100" in r.stdout and "+62  flat_network: flat_network detail" in r.stdout
+    assert "risk: critical 82/100" in r.stdout and "+62  flat_network: shares VLAN 110 with 3 workstation(s) (flat_network)" in r.stdout
     assert "where: sw1 Gi1/0/1, VLAN 110, confidence 0.95" in r.stdout
     r = sensor("inventory", "-c", str(store), "--explain", "58:42:e4:12:10:20")
     assert r.returncode == 1 and "did you mean 58:42:e4:12:10:21" in r.stderr
     r = sensor("inventory", "-c", str(store), "--csv")
     head, first = r.stdout.splitlines()[:2]
     assert head.endswith(",risk_level,risk_reason,medical,confidence")
-    assert first.endswith(",critical,flat network: flat_network detail,yes,0.95")
+    assert first.endswith(",critical,flat network: shares VLAN 110 with 3 workstation(s) (flat_network),yes,0.95")
 
 
 def test_inventory_piped_into_head_has_no_traceback(tmp_path: Path) -> None:

@@ -68,7 +68,11 @@ def main_reason(record: dict[str, Any]) -> str:
         return ""
     top = max(factors, key=lambda f: f.get("points", 0))
     name = str(top.get("name") or "").replace("_", " ")
-    return f"{name}: {top.get('detail')}" if top.get("detail") else name
+    detail = str(top.get("detail") or "")
+    if not detail:
+        return name
+    # Details often begin with the factor's own name ("flat network: shares VLAN 10 ..."): say it once.
+    return detail if detail.replace("_", " ").lower().startswith(name.lower()) else f"{name}: {detail}"
 
 
 def _row(record: dict[str, Any]) -> dict[str, str]:
