@@ -109,12 +109,12 @@ def config(tmp_path: Path, port: int, *, uplinks: str = "", extra_switches: str 
 id = "test"
 site = "lab"
 state_dir = "{tmp_path / 'state'}"
-health_interval = "1s"
+health_interval = "5s"
 
 [[switch]]
 name = "sw1"
 host = "127.0.0.1"
-interval = "2s"
+interval = "10s"
 {uplinks}
 [switch.snmp]
 version = "2c"
@@ -186,7 +186,7 @@ def test_periodic_health_line_and_status_of_a_running_then_stopped_sensor(agent:
         assert "3 interfaces, 4 fdb" in status.stdout
         doc = json.loads(sensor("status", "-c", str(cfg), "--json").stdout)
         assert doc["judged_state"] == "running" and doc["switches"]["sw1"]["ok"] is True
-        time.sleep(2.5)
+        time.sleep(6)  # a second health line (health_interval = 5s)
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
@@ -222,7 +222,7 @@ def test_a_failed_method_is_in_json_errors_on_stderr_and_exits_3(agent: int, tmp
         pw = write_secret(tmp_path / "pw", "pw")
         kh = server.known_hosts(tmp_path / "known_hosts")
         cfg = config(tmp_path, agent, community="wrong")
-        text = cfg.read_text().replace('interval = "2s"', 'interval = "2s"\nmethods = ["snmp", "cli"]')
+        text = cfg.read_text().replace('interval = "10s"', 'interval = "10s"\nmethods = ["snmp", "cli"]')
         cfg.write_text(text + f"""
 [switch.cli]
 platform = "cisco_ios"
