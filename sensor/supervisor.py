@@ -338,13 +338,11 @@ class Supervisor:
         }
 
     def write_status(self, state: str) -> None:
-        """Atomically replace status.json; a failure is logged, never fatal."""
+        """Atomically replace status.json (0600, like every state file); a failure is logged, never fatal."""
         try:
-            data = msgspec.json.encode(self.status_doc(state))
-            tmp = self.status_path.with_suffix(".json.tmp")
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(data + b"\n")
-            os.replace(tmp, self.status_path)
+            from sensor.statefiles import write_atomic
+
+            write_atomic(self.status_path, msgspec.json.encode(self.status_doc(state)) + b"\n")
         except OSError as e:
             log.warning("cannot write the status file: `sensor status` will be out of date",
                         path=str(self.status_path), error=str(e))

@@ -58,24 +58,38 @@ def _line(kind: str, rec: dict[str, object]) -> str:
     return f"flow {protocol(proto)} {src}:{sport} -> {dst}:{dport} bytes {nbytes} packets {pkts}"
 
 
+def _starts_like_capture(name: str) -> bool:
+    from collectors.flows.pcap import is_capture
+
+    try:
+        with open(name, "rb") as fh:
+            return is_capture(fh.read(4))
+    except OSError:
+        return False
+
+
 def _datagrams(args: argparse.Namespace) -> Iterator[tuple[str, bytes | None, str]]:
     """(name, payload, exporter) for every datagram: one per raw file, every UDP datagram of a capture."""
     from collectors.flows.pcap import PcapError, Skipped, is_capture, udp_datagrams
 
     default = args.exporter or "192.0.2.1"
     for name in args.files:
+        problem = ""
         try:
-            data = read_limited(name, MAX_CAPTURE)
+            data = read_limited(name, MAX_DATAGRAM)
         except InputError as e:
-            print(f"{e}", file=sys.stderr)
+            problem, data = str(e), b""
+        if problem and name != "-" and _starts_like_capture(name):
+            # Bigger than one datagram: only a capture may be (read from a file, not standard input).
+            try:
+                data, problem = read_limited(name, MAX_CAPTURE), ""
+            except InputError as e:
+                problem = str(e)
+        if problem:
+            print(problem, file=sys.stderr)
             yield name, None, default
             continue
         if not is_capture(data):
-            if len(data) > MAX_DATAGRAM:
-                print(f"{name}: larger than {MAX_DATAGRAM:,} bytes, the most one datagram holds (and not a "
-                      "pcap/pcapng capture)", file=sys.stderr)
-                yield name, None, default
-                continue
             yield name, data, default
             continue
         skipped = Skipped()
