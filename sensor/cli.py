@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -27,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "advisories": ("sensor.commands.advisories", "read CSAF advisories (check DIR) or match a register with them"),
     "report": ("sensor.commands.report", "static HTML report: port maps, zone matrix, evidence pages"),
     "policy": ("sensor.commands.policy", "segmentation policy: matrix, propose, diff, simulate, export"),
+    "status": ("sensor.commands.status", "how the running (or last) sensor is doing, from its state directory"),
 }
 
 
@@ -35,6 +37,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         prog="sensor",
         description="edge-sensor: a touch-free inventory of connected medical devices, "
         "built from what the switches know.",
+        epilog="Every command that reads the configuration takes -c/--config FILE (default: "
+        "$EDGE_SENSOR_CONFIG, then /etc/edge-sensor/sensor.toml). Exit codes: 0 done, 1 failed, "
+        "2 usage or configuration, 3 worked but degraded, 4 (status) not running.",
     )
     parser.add_argument("--version", action="version", version=f"edge-sensor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -60,11 +65,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         code: int = module.run(args)
+        sys.stdout.flush()
     except SensorError as e:
         print(f"sensor {args.command}: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Piped into `head`: the reader has what it wanted. Point stdout at /dev/null so the
+        # interpreter's own flush at exit does not fail again; exit as a shell would on SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     return code
 
 

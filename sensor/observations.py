@@ -83,6 +83,8 @@ class SwitchHealth(msgspec.Struct, frozen=True, kw_only=True):
     ports_up: int | None
     # The port roles the correlator detected from every switch's tables (empty when the poll failed).
     port_roles: list[PortRoleInfo] = msgspec.field(default_factory=list)
+    # Why a poll that worked is degraded (a method failed, a table incomplete, an uplink missing).
+    degraded: list[str] = []
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):

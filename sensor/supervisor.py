@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import time
+from pathlib import Path
+from typing import Any
 
+import msgspec
 import structlog
 
 from sensor import __version__, notify
@@ -37,6 +41,7 @@ from sensor.sources import Source, SourceContext, ToCorrelator
 OBSERVATION_QUEUE = 2000
 SNAPSHOT_QUEUE = 64
 STOP_BUDGET = 8.0  # seconds: SIGTERM must end the process within 10 s
+STATUS_FILE = "status.json"  # what `sensor status` reads; rewritten each health interval
 
 log = structlog.get_logger("sensor.supervisor")
 
@@ -57,6 +62,15 @@ def build_sources(cfg: Config, directory: DeviceDirectory | None = None) -> list
 
         sources.extend(flow_sources(cfg, directory))
     return sources
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
 class Supervisor:
@@ -88,6 +102,8 @@ class Supervisor:
         self.store_error: str | None = None  # set while the outbox cannot be written
         self.store_failing_since: float | None = None  # monotonic time of the first failure of this episode
         self.store_backoff = (0.5, 10.0)  # seconds: first retry and cap while the outbox cannot be written
+        self.stage: CorrelatorStage | None = None
+        self.status_path = Path(cfg.sensor.state_dir) / STATUS_FILE
 
     # -- stages -------------------------------------------------------------
     async def _writer(self) -> None:
@@ -170,6 +186,8 @@ class Supervisor:
         next_start = loop.time()
         while True:
             ok = await self._one_cycle(src, ctx)
+            if not src.continuous:
+                self.write_status("running")  # `sensor status` shows every poll, not one per health interval
             now = loop.time()
             if ok and src.continuous:
                 backoff.reset()
@@ -245,7 +263,89 @@ class Supervisor:
     async def _health_loop(self) -> None:
         while True:
             await self.emit_health()
+            self.log_health()
+            self.write_status("running")
             await asyncio.sleep(self.cfg.sensor.health_interval)
+
+    # -- what an operator sees ---------------------------------------------------
+    def _switches(self) -> list[Any]:
+        from sensor.switches.source import SwitchSource
+
+        return [s for s in self.sources if isinstance(s, SwitchSource)]
+
+    def _flows(self) -> Any:
+        from sensor.flows.source import FlowSource
+
+        return next((s for s in self.sources if isinstance(s, FlowSource)), None)
+
+    def log_health(self) -> None:
+        """The periodic health line: switches, devices, hub, outbox, flows."""
+        h = self.health_data()
+        sw = self._switches()
+        failing = [s.switch.name for s in sw if s.last_error]
+        degraded = [s.switch.name for s in sw if s.degraded]
+        polled = [s for s in sw if s.last_health is not None]
+        ok = sum(1 for s in polled if not s.last_error)
+        if h.hub_connected is None:
+            hub = "no hub configured"
+        elif h.hub_connected:
+            hub = "hub connected"
+        else:
+            hub = f"hub NOT connected ({h.hub_last_error or 'connecting'})"
+        parts = [f"up {_duration(h.uptime_s)}",
+                 f"switches {ok}/{len(sw)} ok" + (f" (not polled yet: {len(sw) - len(polled)})"
+                                                  if len(polled) < len(sw) else "")
+                 + (f", degraded: {', '.join(degraded)}" if degraded else "")
+                 + (f", failing: {', '.join(failing)}" if failing else ""),
+                 f"{h.counters.get('devices', 0)} devices", hub,
+                 f"outbox {h.outbox_depth}"
+                 + (f" ({h.outbox_dropped_total} dropped)" if h.outbox_dropped_total else "")]
+        fl = self._flows()
+        if fl is not None and fl.last_window:
+            lw = fl.last_window
+            records = sum(e["records"] for e in lw["exporters"].values())
+            parts.append(f"flows {records} records from {len(lw['exporters'])} exporter(s) last window")
+        bad = bool(failing or degraded or h.hub_connected is False or h.outbox_dropped_total)
+        (log.warning if bad else log.info)(
+            "health: " + ", ".join(parts),
+            detail={"uptime_s": h.uptime_s, "switches": len(sw), "switches_ok": ok, "degraded": degraded,
+                    "failing": failing, "devices": h.counters.get("devices", 0), "hub_connected": h.hub_connected,
+                    "hub_last_error": h.hub_last_error, "outbox_depth": h.outbox_depth,
+                    "outbox_dropped_total": h.outbox_dropped_total})
+
+    def status_doc(self, state: str) -> dict[str, Any]:
+        """What `sensor status` shows: written to the state directory, read by another process."""
+        h = self.health_data()
+        pub = self.publisher
+        fl = self._flows()
+        return {
+            "state": state, "pid": os.getpid(), "version": __version__, "sensor": self.cfg.sensor.id,
+            "site": self.cfg.sensor.site, "started_at": h.started_at, "written_at": rfc3339(time.time()),
+            "health_interval_s": float(self.cfg.sensor.health_interval),
+            "switches": {s.switch.name: msgspec.to_builtins(s.last_health) if s.last_health else
+                         {"switch": s.switch.name, "host": s.switch.host, "ok": None}
+                         for s in self._switches()},
+            "hub": None if self.cfg.mqtt is None else {
+                "where": pub.where if pub else f"{self.cfg.mqtt.host}:{self.cfg.mqtt.effective_port}",
+                "connected": h.hub_connected, "last_error": h.hub_last_error},
+            "outbox": {"depth": h.outbox_depth, "max": h.outbox_max, "dropped_total": h.outbox_dropped_total,
+                       "last_dropped_seq": h.outbox_last_dropped_seq},
+            "flows": None if fl is None else {
+                "listen": list(fl.cfg.listen), "window_s": float(fl.cfg.window), "last_window": fl.last_window,
+                "this_window": {a: {"datagrams": d, "records": r} for a, (d, r) in sorted(fl.by_exporter.items())}},
+            "failing_sources": h.failing_sources,
+            "counters": h.counters,
+        }
+
+    def write_status(self, state: str) -> None:
+        """Atomically replace status.json (0600, like every state file); a failure is logged, never fatal."""
+        try:
+            from sensor.statefiles import write_atomic
+
+            write_atomic(self.status_path, msgspec.json.encode(self.status_doc(state)) + b"\n")
+        except OSError as e:
+            log.warning("cannot write the status file: `sensor status` will be out of date",
+                        path=str(self.status_path), error=str(e))
 
     # -- lifecycle ------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -286,9 +386,11 @@ class Supervisor:
                         sensor_id=self.cfg.sensor.id, metrics=self.metrics,
                     )
                     pub_task = tg.create_task(self.publisher.run(), name="publisher")
-                stage = CorrelatorStage(self.cfg, self.snapshots, self.observations, self.metrics,
-                                        directory=self.directory, commit=self.commit, known=self._stored_devices)
+                stage = self.stage = CorrelatorStage(self.cfg, self.snapshots, self.observations, self.metrics,
+                                                     directory=self.directory, commit=self.commit,
+                                                     known=self._stored_devices)
                 correlator = tg.create_task(stage.run(), name="correlator")
+                self.write_status("running")
                 if once:
                     code = await self._once(drain_timeout)
                 else:
@@ -306,6 +408,7 @@ class Supervisor:
                     pub_task.cancel()
                 writer.cancel()
         finally:
+            self.write_status("stopped")
             await self.outbox.close()
         log.info("sensor stopped", outbox_depth=self.outbox.depth, next_seq=self.outbox.next_seq)
         return code
@@ -362,6 +465,11 @@ class Supervisor:
         return body.result()
 
     async def _once_body(self, drain_timeout: float | None) -> int:
+        started = time.monotonic()
+        fl = self._flows()
+        if fl is not None:
+            fl.countdown = True
+            log.info(f"waiting one flow window ({float(fl.cfg.window):g}s) for flows; switches are polled meanwhile")
         async with asyncio.TaskGroup() as tg:
             for s in self.sources:
                 tg.create_task(self._one_cycle(s, self._context(s.name)), name=s.name)
@@ -379,10 +487,41 @@ class Supervisor:
                 reasons.append(
                     f"{why}; {self.outbox.depth} messages wait in the outbox and will be sent by the next run"
                 )
+        self.log_summary(time.monotonic() - started, acked=not reasons or self.publisher is None)
         if reasons:
             self.exit_reason = "; ".join(reasons)
             return 1
+        degraded = [f"{s.switch.name}: {why}" for s in self._switches() for why in s.degraded]
+        if degraded:
+            self.exit_reason = "worked, but degraded: " + "; ".join(degraded)
+            return 3
         return 0
+
+    def log_summary(self, seconds: float, *, acked: bool) -> None:
+        """The last word of `run --once`: what every source did."""
+        sw = self._switches()
+        failed = [s.switch.name for s in sw if s.last_error]
+        degraded = [s.switch.name for s in sw if s.degraded]
+        events = self.stage.events_total if self.stage is not None else 0
+        parts = [f"{len(sw) - len(failed)}/{len(sw)} switches polled"
+                 + (f" (degraded: {', '.join(degraded)})" if degraded else "")
+                 + (f" (failed: {', '.join(failed)})" if failed else ""),
+                 f"{self.metrics.gauges.get('devices', 0)} devices present", f"{events} device events"]
+        fl = self._flows()
+        if fl is not None and fl.last_window:
+            ex = fl.last_window["exporters"]
+            parts.append(f"{sum(e['records'] for e in ex.values())} flow records from {len(ex)} exporter(s), "
+                         f"{fl.last_window['devices']} device(s) talking")
+        if self.publisher is not None:
+            parts.append("the hub acknowledged everything" if acked and self.outbox.depth == 0
+                         else f"{self.outbox.depth} messages wait in the outbox")
+        else:
+            parts.append("no hub: kept in the local store")
+        (log.warning if failed or degraded or not acked else log.info)(
+            f"once: done in {seconds:.1f}s: " + "; ".join(parts),
+            detail={"seconds": round(seconds, 1), "switches": len(sw), "failed": failed, "degraded": degraded,
+                    "devices": self.metrics.gauges.get("devices", 0), "events": events,
+                    "outbox_depth": self.outbox.depth})
 
 
 async def run_sensor(cfg: Config, *, once: bool = False, drain_timeout: float | None = None) -> tuple[int, str]:

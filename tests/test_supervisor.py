@@ -177,6 +177,7 @@ def test_inventory_formats(tmp_path: Path, write_config: Callable[..., Path]) ->
     r = run("--json")
     assert r.returncode == 0 and json.loads(r.stdout) == [rec]
     r = run("--csv")
-    assert r.stdout.splitlines()[1] == "sw1,ge1,10,58:42:e4:12:10:21,Baxter International Inc,198.18.10.21,infusion_pump,61,2026-11-23T16:00:00Z"
+    assert r.stdout.splitlines()[1] == ("sw1,ge1,10,58:42:e4:12:10:21,Baxter International Inc,198.18.10.21,"
+                                        "infusion_pump,61,2026-11-23T16:00:00Z,,,no,")
     r = run()
-    assert "58:42:e4:12:10:21" in r.stdout and "1 devices" in r.stdout
+    assert "58:42:e4:12:10:21" in r.stdout and "1 device at" in r.stdout

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from collectors.cli.guess import clean_prompt, platform_mismatch
 from collectors.cli.names import Ports
 from collectors.cli.parse import ParseError, parse
 from collectors.cli.platforms import CLI
@@ -91,12 +92,15 @@ def _poll_blocking(switch: str, target: CliTarget) -> Tables:
     try:
         if target.enable_password is not None and target.platform in ENABLE_PLATFORMS:
             conn.enable()
+        raw_prompt = conn.find_prompt()
         if target.platform != "linux":
-            prompt = conn.find_prompt().strip().rstrip("#>").strip()
+            prompt = clean_prompt(raw_prompt).rstrip("#>").strip()
             t.system = SwitchInfo(switch=switch, sys_name=prompt)
+        outputs: list[str] = []
         for table, command in commands:
             try:
                 output = conn.send_command(command, read_timeout=target.timeout)
+                outputs.append(str(output))
                 parse(target.platform, command, str(output), tables=t)
             except ParseError as e:
                 t.fail([table], "parse", str(e), source=command)
@@ -104,6 +108,10 @@ def _poll_blocking(switch: str, target: CliTarget) -> Tables:
                 t.fail([table], "timeout", f"{type(e).__name__}: {_first_line(e)}", source=command)
             except (OSError, SSHException) as e:
                 t.fail([table], "other", f"{type(e).__name__}: {_first_line(e)}", source=command)
+        # Nothing read: say what the switch looks like rather than report empty tables.
+        wrong = platform_mismatch(target.platform, raw_prompt, outputs)
+        if wrong and not any(getattr(t, name) for name in ("interfaces", "fdb", "arp", "lldp", "cdp")):
+            raise SourceError(f"{target.host}:{target.port}: {wrong}", kind="refused")
     finally:
         with contextlib.suppress(Exception):  # the session may already be gone
             conn.disconnect()

@@ -1,19 +1,25 @@
-"""``sensor check-config FILE``: every problem with its line, or a short summary."""
+"""``sensor check-config [-c FILE | FILE]``: every problem with its line, or a short summary."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from sensor.commands.common import add_config, config_path
 from sensor.config import Config, load_config, summary_lines
 from sensor.errors import ConfigError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="the sensor's TOML configuration")
+    add_config(parser)
+    parser.add_argument("file", metavar="FILE", nargs="?", help="the same as --config FILE")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.file and args.config and args.file != args.config:
+        print("sensor check-config: give the configuration once (FILE or --config)", file=sys.stderr)
+        return 2
+    args.file = args.file or config_path(args)
     try:
         cfg = load_config(args.file)
         # The classification rules (shipped, plus classification.rules_file) are part of the config.

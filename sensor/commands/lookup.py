@@ -31,7 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="MAC addresses, as 00:09:fb:12:34:56, 00-09-FB-12-34-56, 0009.fb12.3456 or 0009fb123456")
     parser.add_argument("--json", action="store_true", help="print one JSON array instead of text")
     parser.add_argument("--config", "-c", metavar="FILE",
-                        help="the sensor's configuration: apply its [classification] rules file and overrides")
+                        help="the sensor's configuration: apply its [classification] rules file and overrides "
+                             "($EDGE_SENSOR_CONFIG when set)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from sensor.classify.classifier import Classifier
     from sensor.classify.oui import registry
+    from sensor.commands.common import config_path
 
+    args.config = config_path(args, optional=True)
     if args.config:
         from sensor.config import load_config
         from sensor.correlate.engine import classifier_from

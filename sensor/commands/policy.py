@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sensor.commands.common import add_config, config_path
 from sensor.config import Config, load_config
 from sensor.errors import ConfigError, SensorError
 from sensor.policy.apps import PROTO_NAMES, service_text
@@ -29,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     def add(name: str, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        p.add_argument("--config", "-c", required=True, metavar="FILE", help="the sensor's TOML configuration")
+        add_config(p)
         return p
 
     m = add("matrix", "the observed communication matrix, per zone and device")
@@ -99,7 +100,7 @@ def _load_doc(path: Path) -> PolicyDoc | None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        cfg = load_config(args.config, check_files=False)
+        cfg = load_config(config_path(args) or "", check_files=False)
         configure_apps(dict(cfg.policy.applications))
         return int(globals()[f"_{args.action}"](cfg, args))
     except ConfigError as e:

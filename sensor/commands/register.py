@@ -15,6 +15,7 @@ import time
 
 import msgspec
 
+from sensor.commands.common import add_config, config_path
 from sensor.config import load_config
 from sensor.errors import ConfigError
 from sensor.evidence.io import load_register
@@ -29,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     chk.add_argument("--column", action="append", default=[], metavar="FIELD=HEADER",
                      help=f"the export's header for a field (repeatable); fields: {', '.join(FIELDS)}")
     rec = sub.add_parser("reconcile", help="match the configured register with the devices in the local store")
-    rec.add_argument("--config", "-c", required=True, metavar="CONFIG", help="the sensor's TOML configuration")
+    add_config(rec)
     rec.add_argument("--json", action="store_true", help="print the register message's data as JSON")
 
 
@@ -45,7 +46,7 @@ def _config(path: str) -> object:
 def _check(args: argparse.Namespace) -> int:
     columns: dict[str, str] = {}
     if args.config:
-        cfg = _config(args.config)
+        cfg = _config(config_path(args) or "")
         if cfg is None:
             return 2
         reg = getattr(cfg, "register", None)
@@ -76,7 +77,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     from sensor.config import Config
     from sensor.correlate.model import DeviceRecord
 
-    cfg = _config(args.config)
+    cfg = _config(config_path(args) or "")
     if not isinstance(cfg, Config):
         return 2
     if cfg.register is None:

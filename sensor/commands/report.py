@@ -1,16 +1,17 @@
-"""``sensor report --config FILE --out DIR``: the static report for the people who own the risk."""
+"""``sensor report [-c FILE] --out DIR``: the static report for the people who own the risk."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from sensor.commands.common import add_config, config_path
 from sensor.config import load_config
 from sensor.errors import ConfigError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", required=True, metavar="FILE", help="the sensor's TOML configuration")
+    add_config(parser)
     parser.add_argument("--out", "-o", required=True, metavar="DIR",
                         help="the folder to write (index.html, switches/, devices/, devices.csv, devices.json)")
 
@@ -20,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from sensor.report.render import write_report
 
     try:
-        cfg = load_config(args.config, check_files=False)
+        cfg = load_config(config_path(args) or "", check_files=False)
     except ConfigError as e:
         for problem in e.problems:
             print(problem, file=sys.stderr)

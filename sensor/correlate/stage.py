@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import structlog
@@ -32,6 +32,7 @@ from collectors.facts import Snapshot
 from sensor.config import Config
 from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.engine import Correlator
+from sensor.correlate.model import DeviceEvent
 from sensor.correlate.store import load_state, save_state, state_path
 from sensor.correlate.tracker import TrackerState
 from sensor.errors import StoreError
@@ -70,6 +71,17 @@ def reconcile(state: TrackerState, stored: Collection[str], replaced: bool) -> t
     return missing, []
 
 
+def event_line(ev: DeviceEvent) -> tuple[str, dict[str, Any]]:
+    """One log line per device event: the words, and the fields for JSON (pure)."""
+    what = ", ".join(x for x in (ev.vendor, ev.device_class) if x)
+    where = f" on {ev.attachment.switch} {ev.attachment.port}" if ev.attachment else ""
+    text = f"device {ev.event}: {ev.mac}{f' ({what})' if what else ''}{where}: {ev.detail}"
+    detail: dict[str, Any] = {"event": ev.event, "mac": ev.mac, "device_class": ev.device_class,
+                              "switch": ev.attachment.switch if ev.attachment else None,
+                              "port": ev.attachment.port if ev.attachment else None}
+    return text, {"detail": detail}
+
+
 class CorrelatorStage:
     def __init__(self, cfg: Config, snapshots: asyncio.Queue[ToCorrelator], observations: asyncio.Queue[Observation],
                  metrics: Metrics, clock: Callable[[], float] = time.time,
@@ -87,6 +99,7 @@ class CorrelatorStage:
         self.known = known
         self._save_failing = False
         self._policy_key: tuple[float, float] | None = None  # (approved file mtime, exports mtime)
+        self.events_total = 0
 
     def _ensure(self, stored: tuple[set[str], bool] | None = None) -> Correlator:
         if self.correlator is None:
@@ -187,6 +200,9 @@ class CorrelatorStage:
                 await self.observations.put(o)
         for ev in out.events:
             self.metrics.inc(f"device_events.{ev.event}")
+            self.events_total += 1
+            text, fields = event_line(ev)
+            log.info(text, **fields)
         self.metrics.inc("device_records_published", len(out.devices))
         if out.devices or out.events or batch:
             await self._save(corr)

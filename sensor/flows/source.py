@@ -75,6 +75,11 @@ class FlowSource:
         self._synced: dict[str, int] = {}
         self.last_conversations: list[DeviceConversations] = []
         self.last_events: list[dict[str, Any]] = []
+        # `sensor run --once` says how long the window still has to go; the service does not.
+        self.countdown = False
+        # exporter -> [datagrams, records] this window and the last whole window (for `sensor status`)
+        self.by_exporter: dict[str, list[int]] = {}
+        self.last_window: dict[str, Any] = {}
         self._load_templates()
 
     # -- Source protocol ------------------------------------------------------
@@ -96,8 +101,15 @@ class FlowSource:
         if self.window_start is None:
             self.window_start = now
         end = self.window_start + float(self.cfg.window)
+        tick = METRIC_SYNC / 2 if float(self.cfg.window) <= 120 else 3 * METRIC_SYNC
         while (left := end - self.clock()) > 0:
-            await asyncio.sleep(min(left, METRIC_SYNC))
+            if self.countdown:
+                records = sum(r for _, r in self.by_exporter.values())
+                ctx.log.info(f"flow window: {left:.0f}s left; {records} records from "
+                             f"{len(self.by_exporter)} exporter(s) so far",
+                             detail={"left_s": round(left, 1), "records": records,
+                                     "exporters": sorted(self.by_exporter)})
+            await asyncio.sleep(min(left, tick if self.countdown else METRIC_SYNC))
             self.sync_metrics(ctx.metrics)
         await self.finish_window(ctx)
 
@@ -106,13 +118,24 @@ class FlowSource:
         if self.listener is not None:
             return
         addrs = [parse_listen(a) for a in self.cfg.listen]
-        listener = FlowListener(addrs, self.collector.feed, rcvbuf=self.cfg.rcvbuf)
+        listener = FlowListener(addrs, self._feed, rcvbuf=self.cfg.rcvbuf)
         try:
             listener.start()
         except OSError as e:
             raise SourceError(f"cannot listen for flows on {', '.join(self.cfg.listen)}: {e.strerror or e}: "
                               f"is another collector using the port?") from None
         self.listener = listener
+
+    def _feed(self, data: bytes, addr: str) -> None:
+        before = self.decoder.stats["records"]
+        self.collector.feed(data, addr)
+        counts = self.by_exporter.get(addr)
+        if counts is None:
+            if len(self.by_exporter) >= self.cfg.max_exporters:  # bounded like the decoder's exporters
+                return
+            counts = self.by_exporter[addr] = [0, 0]
+        counts[0] += 1
+        counts[1] += self.decoder.stats["records"] - before
 
     def close(self) -> None:
         if self.listener is not None:
@@ -138,6 +161,10 @@ class FlowSource:
         start = self.window_start if self.window_start is not None else end
         table = self.collector.swap()
         self.window_start = end
+        seconds = max(end - start, 1e-3)
+        exporters = {a: {"datagrams": d, "records": r, "records_per_s": round(r / seconds, 2)}
+                     for a, (d, r) in sorted(self.by_exporter.items())}
+        self.by_exporter = {}
         convs, events = self.window(table, start, end)
         self.directory.add_window(convs)
         violators = [m for ev in events if ev["event"] == "policy_violation"
@@ -168,6 +195,13 @@ class FlowSource:
         if table.overflow_records:
             ctx.log.warning("flow table full: records dropped", dropped=table.overflow_records,
                             max_flows_per_window=self.cfg.max_flows_per_window)
+        self.last_window = {"start": start, "end": end, "exporters": exporters, "devices": len(convs),
+                            "anomalies": len(events), "flows": len(table)}
+        total = sum(e["records"] for e in exporters.values())
+        ctx.log.info(f"flow window closed after {seconds:.0f}s: {total} records from {len(exporters)} "
+                     f"exporter(s), {len(convs)} device(s) talking, {len(events)} anomalies",
+                     detail={"records": total, "exporters": exporters, "devices": len(convs),
+                             "anomalies": len(events)})
         ctx.metrics.inc("flows.overflow_records", table.overflow_records)
         ctx.metrics.inc("flows.windows")
         violations = sum(ev["event"] == "policy_violation" for ev in events)

@@ -22,6 +22,7 @@ from sensor.observations import SwitchHealth
 from sensor.publish.outbox import rfc3339
 from sensor.sources import SourceContext
 from sensor.switches.methods import POLLERS, Poller, PortMemory, SwitchPoll, poll_snmp, poll_switch, usable_methods
+from sensor.switches.report import degraded, poll_line
 
 
 class SwitchSource:
@@ -38,6 +39,8 @@ class SwitchSource:
         self.last_success: float | None = None
         self.last_error: str | None = None
         self.consecutive_failures = 0
+        self.last_health: SwitchHealth | None = None  # what `sensor status` shows of this switch
+        self.degraded: list[str] = []  # why the last poll was degraded (empty: it was not)
 
     @property
     def name(self) -> str:
@@ -90,6 +93,11 @@ class SwitchSource:
         duration = time.monotonic() - started
         if result is not None:
             self.last_success, self.last_error, self.consecutive_failures = now, None, 0
+            self.degraded = degraded(result, sw.uplinks)
+            text, detail = poll_line(sw.name, result, self.degraded)
+            (ctx.log.warning if self.degraded else ctx.log.info)(text, detail=detail)
+            if self.degraded:
+                ctx.metrics.inc("polls_degraded")
             snmp = result.snmp
             if snmp is not None:
                 ctx.metrics.inc("varbinds", snmp.varbinds)
@@ -104,7 +112,9 @@ class SwitchSource:
             self.last_error = str(error)
             ctx.metrics.inc("poll_errors")
             ctx.metrics.inc(f"poll_errors.{sw.name}")
-        await ctx.switch_health(self.health(result, duration), now)
+            self.degraded = []
+        self.last_health = self.health(result, duration)
+        await ctx.switch_health(self.last_health, now)
         if error is not None:
             raise error
 
@@ -134,6 +144,7 @@ class SwitchSource:
             uplinks=list(self.switch.uplinks),
             ports=len(snap.interfaces) if snap else None,
             ports_up=sum(1 for i in snap.interfaces if i.oper_up) if snap else None,
+            degraded=list(self.degraded),
         )
 
 

@@ -129,7 +129,12 @@ async def test_inventory_filters(write_config: Callable[..., Path], capsys: pyte
     assert [d["mac"] for d in inv("--class", "infusion_pump")] == [PUMP]
     assert {d["mac"] for d in inv("--medical")} == {PUMP, MON}
     assert {d["mac"] for d in inv("--min-risk", "50")} == {PUMP, MON}
-    assert inv("--switch", "dist") == []
+    assert {d["attachment"]["switch"] for d in inv("--switch", "sw1")} == {"sw1"}  # type: ignore[index]
+    p = argparse.ArgumentParser()
+    inventory.configure(p)
+    # A switch neither configured nor in the store is refused, with the known ones (issue 17).
+    assert inventory.run(p.parse_args(["--config", str(path), "--json", "--switch", "dist"])) == 2
+    assert 'unknown switch "dist"' in capsys.readouterr().err
     p = argparse.ArgumentParser()
     inventory.configure(p)
     assert inventory.run(p.parse_args(["--config", str(path), "--csv", "--class", "workstation"])) == 0

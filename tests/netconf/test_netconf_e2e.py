@@ -110,8 +110,8 @@ def test_table_output_says_which_method(tmp_path: Path) -> None:
     with NetconfServer("openconfig", lambda: s, tmp_path / "srv") as srv:
         res = poll(config(tmp_path, srv))
     assert res.returncode == 0, res.stderr
-    assert "Forwarding table (4) via netconf" in res.stdout
-    assert "fdb <- netconf" in res.stdout
+    assert "Forwarding table (4, via netconf)" in res.stdout
+    assert "fdb 4 (netconf)" in res.stdout  # the summary: tables read whole, each with its method
 
 
 def test_unknown_host_key_and_wrong_client_key_fail_in_one_line(tmp_path: Path) -> None:
@@ -146,7 +146,10 @@ retries = 0
 """
     with NetconfServer("junos", lambda: s, tmp_path / "srv") as srv:
         res = poll(config(tmp_path, srv, methods='["snmp", "netconf"]', extra=snmp), "--json")
-    assert res.returncode == 0, res.stderr
+    # NETCONF answered, SNMP did not: it worked, but degraded (exit 3), and the SNMP failure is said.
+    assert res.returncode == 3, res.stderr
+    assert "snmp failed: no answer" in res.stderr
     doc = json.loads(res.stdout)
+    assert any(e.startswith("snmp: no answer") for e in doc["errors"]), doc["errors"]
     assert {doc["methods"][t] for t in ("interfaces", "fdb", "arp", "lldp")} == {"netconf"}
     assert ("58:42:e4:12:10:21", 10, "ge1", 4) in devices_on_ports(doc)

@@ -50,7 +50,7 @@ def poll_json(cfg: Path, switch: str) -> dict[str, Any]:
     lines = res.stdout.splitlines()
     assert len(lines) == 1, "--json prints exactly one line"
     doc: dict[str, Any] = json.loads(lines[0])
-    assert set(doc) == {"system", "interfaces", "fdb", "arp", "lldp", "cdp", "errors", "methods"}
+    assert set(doc) == {"system", "interfaces", "fdb", "arp", "lldp", "cdp", "errors", "methods", "degraded", "summary"}
     assert set(doc["methods"].values()) == {"snmp"}
     return doc
 

@@ -135,13 +135,16 @@ def test_wrong_v3_key_one_clear_line(lab: labkit.Lab, config: Path) -> None:
 def test_bad_switches_do_not_hold_up_the_others(lab: labkit.Lab, config: Path) -> None:
     """All sources cycled at once, as the supervisor does: each gets its own health on switches/{name}."""
     script = textwrap.dedent(f"""
-        import asyncio, json
+        import asyncio, json, sys
         import msgspec
+        from sensor import log
         from sensor.config import load_config
         from sensor.errors import SourceError
         from sensor.metrics import Metrics
         from sensor.sources import SourceContext
         from sensor.supervisor import build_sources
+
+        log.configure("info", stream=sys.stderr)  # as `sensor run` does: stdout is the result
 
         async def main():
             obs = asyncio.Queue()

@@ -291,7 +291,7 @@ def test_poll_command_exit_codes(cisco_agent: int, tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["system"]["sys_name"] == "closet-sw"
     people = subprocess.run([*SENSOR, "poll", "--config", str(cfg), "sw1"], capture_output=True, text=True)
-    assert people.returncode == 0 and "Forwarding table (2)" in people.stdout
+    assert people.returncode == 0 and "Forwarding table (2, via snmp)" in people.stdout
 
     unknown = subprocess.run([*SENSOR, "poll", "--config", str(cfg), "nope"], capture_output=True, text=True)
     assert unknown.returncode == 2 and 'no [[switch]] named "nope" (switches: sw1)' in unknown.stderr
