@@ -22,7 +22,6 @@ import msgspec
 import pytest
 
 from collectors.flows import Decoder, FlowCollector, FlowListener, batch_dicts
-from collectors.flows.table import U64
 from sensor.config import FlowsSection
 from sensor.flows.baseline import Baselines, BaselineState
 from sensor.flows.conversations import Aggregator, Conversation, DeviceConversations, StaticDirectory
@@ -42,6 +41,7 @@ from tests.support.schemas import validate_message
 PUMP, SRV = "198.18.10.21", "198.18.20.10"
 PUMP_MAC = "58:42:e4:12:10:21"
 INTERNAL = ["198.18.0.0/15"]
+U64 = 2**64 - 1
 V4 = ("127.0.0.1", socket.AF_INET, "127.0.0.0/8")
 V6 = ("::1", socket.AF_INET6, "::1/128")
 
