@@ -159,7 +159,8 @@ def test_conversations_match_generated_traffic_v5_v9_ipfix(lab: labkit.Lab, catc
     # exporter (IPFIX, the stable choice among equals), not the sum of three.
     *counters, exporters = hl7s["all"]
     assert counters == list(hl7s["ipfix"][:5]), hl7s
-    assert hl7s["all"][0] < 1.5 * min(hl7s[v][0] for v in PORTS) < sum(hl7s[v][0] for v in PORTS) / 2, hl7s
+    assert hl7s["all"][0] <= max(hl7s[v][0] for v in PORTS)  # not the sum of the three (3x before)
+    assert 3 * hl7s["all"][0] >= sum(hl7s[v][0] for v in PORTS) * 0.9
     assert len(exporters) == 3 and exporters[0].endswith(" ipfix")
     assert {e.split()[1] for e in exporters} == {"ipfix", "v9", "v5"}
     # only IPFIX (-T ether) carries MACs: the pump's frames go to the gateway's MAC
