@@ -62,7 +62,8 @@ class Batch:
 
     def __init__(self, exporter: str, version: int, domain: int, template: Template,
                  data: bytes | memoryview, count: int, rate: int, export_time: int, uptime_ms: int | None,
-                 sys_init_ms: int | None, rows: list[tuple[Any, ...]] | None = None) -> None:
+                 sys_init_ms: int | None, rows: list[tuple[Any, ...]] | None = None,
+                 rate_from: str = NO_SAMPLING) -> None:
         self.exporter = exporter
         self.version = version
         self.domain = domain
@@ -74,7 +75,7 @@ class Batch:
         self.uptime_ms = uptime_ms
         self.sys_init_ms = sys_init_ms
         self.rows_ = rows
-        self.rate_from = NO_SAMPLING
+        self.rate_from = rate_from
 
     def core(self) -> Iterator[CoreRecord]:
         if self.rows_ is None:
@@ -245,14 +246,6 @@ class Decoder:
             st = self.exporters[exporter] = _ExporterState()
         return st
 
-    def _rate(self, st: _ExporterState | None, exporter: str, version: int, domain: int) -> tuple[int, str]:
-        override = self.overrides.get(exporter)
-        if override:
-            return override, CONFIGURED
-        if st is None:
-            return 1, NO_SAMPLING
-        return st.sampling.get((version, domain), {}).get(-1, (1, NO_SAMPLING))
-
     # -- NetFlow v5 ---------------------------------------------------------
     def _v5(self, data: memoryview, exporter: str, out: Decoded) -> None:
         if len(data) < V5_HEADER.size:
@@ -283,8 +276,8 @@ class Decoder:
                 self._v9_templates(body, exporter, st, source_id, out)
             elif sid == 1:
                 self._v9_options_templates(body, exporter, st, source_id, out)
-        for sid, body in self._data_sets(sets, st, 9, source_id, (0, 1)):
-            self._data(body, sid, 9, source_id, exporter, st, secs, uptime, out)
+        for tpl, body in self._data_sets(sets, st, 9, source_id, (0, 1)):
+            self._data(body, tpl, 9, source_id, exporter, st, secs, uptime, out)
 
     def _v9_templates(self, body: memoryview, exporter: str, st: _ExporterState | None, domain: int,
                       out: Decoded) -> None:
@@ -342,8 +335,8 @@ class Decoder:
         for sid, body in sets:
             if sid in (2, 3):
                 self._ipfix_templates(body, sid, exporter, st, domain, out)
-        for sid, body in self._data_sets(sets, st, 10, domain, (2, 3)):
-            self._data(body, sid, 10, domain, exporter, st, export_time, None, out)
+        for tpl, body in self._data_sets(sets, st, 10, domain, (2, 3)):
+            self._data(body, tpl, 10, domain, exporter, st, export_time, None, out)
 
     def _ipfix_templates(self, body: memoryview, sid: int, exporter: str, st: _ExporterState | None, domain: int,
                          out: Decoded) -> None:
@@ -414,20 +407,28 @@ class Decoder:
         return sets
 
     def _data_sets(self, sets: list[tuple[int, memoryview]], st: _ExporterState | None, version: int, domain: int,
-                   template_sets: tuple[int, int]) -> list[tuple[int, memoryview]]:
-        """The data sets, options data first: a sampling rate applies to the flows sent with it."""
-        data = [s for s in sets if s[0] >= 256]
-        if len(data) < len(sets):
-            self.stats["sets_reserved_id"] += sum(1 for sid, _ in sets if sid < 256 and sid not in template_sets)
-        if len(data) > 1 and st is not None:
-            templates = st.templates
-
-            def flows_last(s: tuple[int, memoryview]) -> bool:
-                tpl = templates.get((version, domain, s[0]))
-                return tpl is None or not tpl.is_options
-
-            data.sort(key=flows_last)
-        return data
+                   template_sets: tuple[int, int]) -> list[tuple[Template, memoryview]]:
+        """(template, body) of each data set whose template is known, options data first: a
+        sampling rate applies to the flows sent with it, whatever the order of the sets."""
+        out: list[tuple[Template, memoryview]] = []
+        flows: list[tuple[Template, memoryview]] = []
+        templates = st.templates if st is not None else {}
+        for sid, body in sets:
+            if sid < 256:
+                if sid not in template_sets:
+                    self.stats["sets_reserved_id"] += 1
+                continue
+            tpl = templates.get((version, domain, sid))
+            if tpl is None:
+                self.stats["unknown_template_sets"] += 1
+            elif tpl.is_options:
+                out.append((tpl, body))
+            else:
+                flows.append((tpl, body))
+        if out:
+            out.extend(flows)
+            return out
+        return flows
 
     def _install(self, exporter: str, st: _ExporterState | None, version: int, domain: int, tid: int,
                  fields: list[Field], scope: int, out: Decoded) -> None:
@@ -476,12 +477,9 @@ class Decoder:
         self.templates_changed = True
         return True
 
-    def _data(self, body: memoryview, tid: int, version: int, domain: int, exporter: str,
+    def _data(self, body: memoryview, tpl: Template, version: int, domain: int, exporter: str,
               st: _ExporterState | None, export_time: int, uptime: int | None, out: Decoded) -> None:
-        tpl = st.templates.get((version, domain, tid)) if st else None
-        if tpl is None:
-            self.stats["unknown_template_sets"] += 1
-            return
+        tid = tpl.tid
         if not tpl.used:
             self.templates_changed = True  # its first data: persist that it is in use
         tpl.used = self.tick
@@ -504,15 +502,19 @@ class Decoder:
             out.options.append(batch)
             self._options(batch, st)
             return
-        batch.rate, batch.rate_from = self._rate(st, exporter, version, domain)
-        if self.overrides.get(exporter) or st is None:
-            out.batches.append(batch)
-        elif "record_rate" in tpl.role_index:
-            self._split_by_record_rate(batch, out)
-        elif "sampler" in tpl.role_index:
-            self._split_by_sampler(batch, st, out)
-        else:
-            out.batches.append(batch)
+        if self.overrides and (override := self.overrides.get(exporter)):
+            batch.rate, batch.rate_from = override, CONFIGURED
+        elif st is not None:
+            rates = st.sampling.get((version, domain))
+            if rates and (wide := rates.get(-1)) is not None:
+                batch.rate, batch.rate_from = wide
+            if tpl.split == "record_rate":
+                self._split_by_record_rate(batch, out)
+                return
+            if tpl.split == "sampler":
+                self._split_by_sampler(batch, st, out)
+                return
+        out.batches.append(batch)
 
     def _split_by_record_rate(self, batch: Batch, out: Decoded) -> None:
         """Records that carry their own samplingInterval (34) or samplerRandomInterval (50), as Huawei

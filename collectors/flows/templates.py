@@ -115,6 +115,7 @@ class Template:
         "record_len",
         "role_index",
         "scope_count",
+        "split",
         "tid",
         "used",
     )
@@ -140,6 +141,8 @@ class Template:
             idx = next((i for ie in ies for i in by_ie.get(ie, ()) if _fits(role, self.fields[i].length)), None)
             if idx is not None:
                 self.role_index[role] = idx
+        # How data records are split by sampling rate: by the rate each carries, or by sampler id.
+        self.split = next((r for r in ("record_rate", "sampler") if r in self.role_index), None)
         self._compile_core()
         l2 = [self.role_index.get(r) for r in L2_ROLES]
         self.l2_get: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
