@@ -121,8 +121,8 @@ class _ExporterState:
 
     def __init__(self) -> None:
         self.templates: dict[TemplateKey, Template] = {}
-        # Data templates that have not had data yet, oldest first: the first to evict when
-        # the cache is full. Entries go stale (used, replaced, withdrawn) and are skipped lazily.
+        # Templates that have not had data yet, oldest first: the first to evict when the
+        # cache is full. Entries go stale (used, replaced, withdrawn) and are skipped lazily.
         self.fresh: dict[TemplateKey, Template] = {}
         self.sampling: Sampling = {}
         self.sys_init_ms: dict[int, int] = {}  # IPFIX domain -> systemInitTimeMilliseconds
@@ -220,7 +220,7 @@ class Decoder:
                     tpl.used = max(used, 0)
                     key = (int(v), int(d), int(t))
                     st.templates[key] = tpl
-                    if not tpl.used and not tpl.is_options:
+                    if not tpl.used:
                         st.fresh[key] = tpl
                     self.tick = max(self.tick, tpl.used)
                     loaded += 1
@@ -449,17 +449,16 @@ class Decoder:
             self.stats["templates_over_cap"] += 1
             return
         st.templates[key] = tpl
-        if not tpl.is_options:
-            st.fresh[key] = tpl
-            if len(st.fresh) > 2 * self.max_templates:
-                st.fresh = {k: t for k, t in st.fresh.items() if st.templates.get(k) is t and not t.used}
+        st.fresh[key] = tpl
+        if len(st.fresh) > 2 * self.max_templates:
+            st.fresh = {k: t for k, t in st.fresh.items() if st.templates.get(k) is t and not t.used}
         self.templates_changed = True
         self.stats["templates_redefined" if old is not None else "templates_learned"] += 1
         out.templates += 1
 
     def _evict(self, st: _ExporterState) -> bool:
-        """Make room for one template: a never-used data template (oldest first), else the least
-        recently used data template, else the least recently used options template."""
+        """Make room for one template: one that never had data (oldest first: a flood), else the
+        least recently used data template, else the least recently used options template."""
         victim: TemplateKey | None = None
         fresh = st.fresh
         while fresh:

@@ -322,3 +322,16 @@ async def test_counters_beyond_64_bits_are_clamped_counted_and_bounded_in_the_sc
     (ev,) = base.update([both], 2000)
     assert ev["rule"] == "volume_above_baseline" and ev["bytes"] == U64 and base.clamped == 1
     assert state.devices[PUMP_MAC].mean_bytes <= U64
+
+
+def test_an_options_template_flood_does_not_evict_templates_in_use() -> None:
+    d = Decoder(max_templates_per_exporter=3)
+    opt = ipfix_template_record(500, [(149, 4), (34, 4)], scope=1)
+    d.decode(ipfix(1, ipfix_template_set(opt, options=True), data_set(500, struct.pack("!II", 1, 10)),
+                   ipfix_template_set(ipfix_template_record(300, FLOW4)), data_set(300, rec(1, 1, 1))), "e")
+    for tid in range(600, 620):
+        d.decode(ipfix(1, ipfix_template_set(ipfix_template_record(tid, [(149, 4), (41, 8)], scope=1),
+                                             options=True)), "e")
+    assert {t for _v, _d, t in d.exporters["e"].templates} == {300, 500, 619}
+    (b,) = d.decode(ipfix(1, data_set(300, rec(1, 1, 1))), "e").batches
+    assert b.rate == 10
