@@ -60,8 +60,8 @@ class PolicyViolationEvent(msgspec.Struct, frozen=True, kw_only=True):
     application: str | None  # "HL7 MLLP", an IANA name, or None
     zone: str | None  # the device's zone in the approved policy ("external" when in none)
     peer_zone: str | None
-    bytes: int
-    packets: int
+    bytes: Counter
+    packets: Counter
     rule: str | None  # the approved rule for the same source and service that would have applied, if any
     policy_version: int
     policy_hash: str

@@ -199,6 +199,6 @@ class Baselines:
             "peer": {"ip": c.peer, "port": c.port, "proto": c.proto, "dir": c.dir},
             "rule": reasons[0]["rule"],
             "reasons": reasons,
-            "bytes": c.bytes_out + c.bytes_in, "packets": c.packets_out + c.packets_in,
+            "bytes": min(c.bytes_out + c.bytes_in, U64), "packets": min(c.packets_out + c.packets_in, U64),
             "window_start": dc.window_start, "window_end": dc.window_end,
         }

@@ -322,6 +322,9 @@ async def test_counters_beyond_64_bits_are_clamped_counted_and_bounded_in_the_sc
     (ev,) = base.update([both], 2000)
     assert ev["rule"] == "volume_above_baseline" and ev["bytes"] == U64 and base.clamped == 1
     assert state.devices[PUMP_MAC].mean_bytes <= U64
+    huge = Conversation("203.0.113.5", 443, 6, "out", U64, U64, U64, U64, 1)
+    ev = Baselines._event(both, huge, [{"rule": "new_external_destination", "why": "-"}], 2000)
+    assert ev["bytes"] == ev["packets"] == U64
 
 
 def test_an_options_template_flood_does_not_evict_templates_in_use() -> None:
