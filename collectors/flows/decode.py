@@ -478,7 +478,6 @@ class Decoder:
 
     def _data(self, body: memoryview, tpl: Template, version: int, domain: int, exporter: str,
               st: _ExporterState | None, export_time: int, uptime: int | None, out: Decoded) -> None:
-        tid = tpl.tid
         if not tpl.used:
             self.templates_changed = True  # its first data: persist that it is in use
         tpl.used = self.tick
@@ -492,7 +491,7 @@ class Decoder:
         else:
             rows, ok = tpl.parse_varlen(body, MAX_RECORDS_PER_SET)
             if not ok:
-                raise DecodeError(f"variable-length field runs past its set (template {tid})")
+                raise DecodeError(f"variable-length field runs past its set (template {tpl.tid})")
             if not rows:
                 return
             batch = Batch(exporter, version, domain, tpl, body, len(rows), 1, export_time, uptime, sys_init,

@@ -109,6 +109,7 @@ class Template:
         "fixed",
         "full",
         "full_core_idx",
+        "is_options",
         "l2_get",
         "min_len",
         "names",
@@ -125,6 +126,7 @@ class Template:
         self.used = 0  # the decoder's datagram count when data last came for it; 0: never
         self.fields: tuple[Field, ...] = tuple(fields)
         self.scope_count = scope_count
+        self.is_options = scope_count > 0  # an attribute, not a property: read per data set
         self.fixed = all(f.length != VARLEN for f in self.fields)
         self.min_len = sum(1 if f.length == VARLEN else f.length for f in self.fields)
         self.record_len = self.min_len if self.fixed else 0
@@ -179,10 +181,6 @@ class Template:
             for i, f in enumerate(self.fields):
                 parts.append(_code(f) if i in pos_of else f"{f.length}x")
             self.core = struct.Struct("!" + "".join(parts))
-
-    @property
-    def is_options(self) -> bool:
-        return self.scope_count > 0
 
     @property
     def has_flow_keys(self) -> bool:
