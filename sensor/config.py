@@ -265,6 +265,9 @@ class FlowsSection(Base, frozen=True):
 
     listen: list[str] = msgspec.field(default_factory=lambda: ["0.0.0.0:2055", "0.0.0.0:4739"])
     allowed_exporters: list[str] = msgspec.field(default_factory=list)  # addresses or prefixes
+    # A flow several exporters report is counted once, from the nearest: the device's access
+    # switch, else the first of these (addresses or prefixes) that exported it, else a configured switch.
+    prefer_exporters: list[str] = msgspec.field(default_factory=list)
     window: Duration = Duration(300)
     rcvbuf: Annotated[int, msgspec.Meta(ge=65536, le=1 << 30)] = 32 << 20
     sampling: dict[str, Annotated[int, msgspec.Meta(ge=1, le=1 << 24)]] = msgspec.field(default_factory=dict)
@@ -787,7 +790,7 @@ def _check_flows(f: FlowsSection, out: _Collector) -> None:
             out.add(("flows", "listen", i), f'expected "address:port" like "0.0.0.0:2055" or "[::]:4739", got "{addr}"')
     if len(set(f.listen)) != len(f.listen):
         out.add(("flows", "listen"), "each address may be listed once")
-    for key in ("allowed_exporters", "internal", "dns_resolvers", "it_management", "medical"):
+    for key in ("allowed_exporters", "prefer_exporters", "internal", "dns_resolvers", "it_management", "medical"):
         for i, net in enumerate(getattr(f, key)):
             try:
                 ipaddress.ip_network(net, strict=False)

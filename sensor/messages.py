@@ -14,7 +14,7 @@ import msgspec
 
 from sensor.correlate.model import DeviceEvent, DeviceRecord
 from sensor.evidence.model import RegisterSummary
-from sensor.flows.conversations import DeviceConversations
+from sensor.flows.conversations import Counter, DeviceConversations
 from sensor.observations import HealthData, StatusData, SwitchHealth
 
 SchemaName = Literal["edge-sensor/v1"]
@@ -42,8 +42,8 @@ class AnomalyEvent(msgspec.Struct, frozen=True, kw_only=True):
     peer: Peer | None  # None for "volume above baseline"
     rule: str  # the first reason's rule
     reasons: list[Reason]
-    bytes: int
-    packets: int | None = None
+    bytes: Counter
+    packets: Counter | None = None
     window_start: float
     window_end: float
 
@@ -60,8 +60,8 @@ class PolicyViolationEvent(msgspec.Struct, frozen=True, kw_only=True):
     application: str | None  # "HL7 MLLP", an IANA name, or None
     zone: str | None  # the device's zone in the approved policy ("external" when in none)
     peer_zone: str | None
-    bytes: int
-    packets: int
+    bytes: Counter
+    packets: Counter
     rule: str | None  # the approved rule for the same source and service that would have applied, if any
     policy_version: int
     policy_hash: str

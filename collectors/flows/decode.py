@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import struct
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from collectors.flows.templates import (
@@ -41,21 +41,29 @@ U32 = struct.Struct("!I")
 
 TemplateKey = tuple[int, int, int]  # (version, domain, template id)
 MAX_RECORDS_PER_SET = 65535
+MAX_SAMPLERS = 1024  # per exporter and domain
+MAX_RATE = 1 << 32  # a 1-in-N rate beyond this is an exporter error, not a sampling rate
+NO_SAMPLING = "none announced"
+CONFIGURED = "configured ([flows] sampling)"
+# (version, domain) -> {sampler/selector id, or -1 for the exporter/domain-wide rate: (rate, where from)}
+Sampling = dict[tuple[int, int], dict[int, tuple[int, str]]]
 
 
 class Batch:
     """The records of one data set (or v5 datagram), decoded lazily and cheaply.
 
     ``core()`` gives (src, dst, sport, dport, proto, bytes, packets) tuples with
-    addresses as packed bytes (4 or 16) and counters not yet scaled by ``rate``.
+    addresses as packed bytes (4 or 16) and counters not yet scaled by ``rate``;
+    ``rate_from`` says where the rate came from (options record, v5 header, configuration).
     """
 
-    __slots__ = ("count", "data", "domain", "export_time", "exporter", "rate", "rows_", "sys_init_ms",
+    __slots__ = ("count", "data", "domain", "export_time", "exporter", "rate", "rate_from", "rows_", "sys_init_ms",
                  "template", "uptime_ms", "version")
 
     def __init__(self, exporter: str, version: int, domain: int, template: Template,
                  data: bytes | memoryview, count: int, rate: int, export_time: int, uptime_ms: int | None,
-                 sys_init_ms: int | None, rows: list[tuple[Any, ...]] | None = None) -> None:
+                 sys_init_ms: int | None, rows: list[tuple[Any, ...]] | None = None,
+                 rate_from: str = NO_SAMPLING) -> None:
         self.exporter = exporter
         self.version = version
         self.domain = domain
@@ -67,6 +75,7 @@ class Batch:
         self.uptime_ms = uptime_ms
         self.sys_init_ms = sys_init_ms
         self.rows_ = rows
+        self.rate_from = rate_from
 
     def core(self) -> Iterator[CoreRecord]:
         if self.rows_ is None:
@@ -108,12 +117,14 @@ class DecodeError(Exception):
 
 
 class _ExporterState:
-    __slots__ = ("sampling", "sys_init_ms", "templates")
+    __slots__ = ("fresh", "sampling", "sys_init_ms", "templates")
 
     def __init__(self) -> None:
         self.templates: dict[TemplateKey, Template] = {}
-        # (version, domain) -> {sampler id or -1 for the exporter/domain-wide rate: rate}
-        self.sampling: dict[tuple[int, int], dict[int, int]] = {}
+        # Templates that have not had data yet, oldest first: the first to evict when the
+        # cache is full. Entries go stale (used, replaced, withdrawn) and are skipped lazily.
+        self.fresh: dict[TemplateKey, Template] = {}
+        self.sampling: Sampling = {}
         self.sys_init_ms: dict[int, int] = {}  # IPFIX domain -> systemInitTimeMilliseconds
 
 
@@ -128,12 +139,14 @@ class Decoder:
         self.exporters: dict[str, _ExporterState] = {}
         self.stats: Counter[str] = Counter()
         self.templates_changed = False
+        self.tick = 0  # datagrams seen: the clock of template use
 
     # -- public ------------------------------------------------------------
     def decode(self, data: bytes | memoryview, exporter: str) -> Decoded:
         """Decode one datagram from ``exporter``; never raises."""
         out = Decoded()
         self.stats["packets"] += 1
+        self.tick += 1
         try:
             if len(data) < 4:
                 raise DecodeError("truncated header")
@@ -172,8 +185,10 @@ class Decoder:
         out: dict[str, Any] = {}
         for exp, st in self.exporters.items():
             out[exp] = {
-                "templates": [[v, d, t, tpl.scope_count, tpl.spec()] for (v, d, t), tpl in st.templates.items()],
-                "sampling": [[v, d, sorted(m.items())] for (v, d), m in st.sampling.items()],
+                "templates": [[v, d, t, tpl.scope_count, tpl.spec(), tpl.used]
+                              for (v, d, t), tpl in st.templates.items()],
+                "sampling": [[v, d, [[k, r, how] for k, (r, how) in sorted(m.items())]]
+                             for (v, d), m in st.sampling.items()],
                 "sys_init_ms": sorted(st.sys_init_ms.items()),
             }
         return out
@@ -188,16 +203,33 @@ class Decoder:
                 st = self._state(str(exp))
                 if st is None:
                     break
-                for v, d, t, scope, spec in entry.get("templates", []):
+                # Most recently used first, so a smaller cap (or a flood saved before
+                # eviction existed) keeps the templates in use; never-used ones stay first to go.
+                entries = [(int(e[5]) if len(e) > 5 else 0, i, e) for i, e in enumerate(entry.get("templates", []))]
+                entries.sort(key=lambda x: (-x[0], x[1]))
+                for used, _i, (v, d, t, scope, spec, *_rest) in entries:
                     fields = [Field(int(ie), int(n), int(pen)) for ie, n, pen in spec]
                     if not fields or len(fields) > MAX_FIELDS or int(scope) > len(fields):
                         continue
                     if len(st.templates) >= self.max_templates:
-                        break
-                    st.templates[(int(v), int(d), int(t))] = Template(int(t), fields, int(scope))
+                        self.stats["templates_not_restored"] += 1
+                        continue
+                    tpl = Template(int(t), fields, int(scope))
+                    if tpl.min_len == 0 or tpl.min_len > MAX_RECORD_LEN:
+                        continue
+                    tpl.used = max(used, 0)
+                    key = (int(v), int(d), int(t))
+                    st.templates[key] = tpl
+                    if not tpl.used:
+                        st.fresh[key] = tpl
+                    self.tick = max(self.tick, tpl.used)
                     loaded += 1
                 for v, d, items in entry.get("sampling", []):
-                    st.sampling[(int(v), int(d))] = {int(k): int(r) for k, r in items if int(r) >= 1}
+                    m = {}
+                    for k, r, *how in items[:MAX_SAMPLERS]:  # [k, r] as written before the source was kept
+                        if 1 <= int(r) <= MAX_RATE:
+                            m[int(k)] = (int(r), str(how[0]) if how else "options record")
+                    st.sampling[(int(v), int(d))] = m
                 for d, ms in entry.get("sys_init_ms", []):
                     st.sys_init_ms[int(d)] = int(ms)
             except (TypeError, ValueError, AttributeError):
@@ -214,14 +246,6 @@ class Decoder:
             st = self.exporters[exporter] = _ExporterState()
         return st
 
-    def _rate(self, st: _ExporterState | None, exporter: str, version: int, domain: int) -> int:
-        override = self.overrides.get(exporter)
-        if override:
-            return override
-        if st is None:
-            return 1
-        return st.sampling.get((version, domain), {}).get(-1, 1)
-
     # -- NetFlow v5 ---------------------------------------------------------
     def _v5(self, data: memoryview, exporter: str, out: Decoded) -> None:
         if len(data) < V5_HEADER.size:
@@ -233,9 +257,12 @@ class Decoder:
         if end > len(data):
             raise DecodeError(f"truncated: v5 header says {count} records, datagram holds {len(data)} bytes")
         interval = sampling & 0x3FFF
-        rate = self.overrides.get(exporter) or (interval if interval > 1 else 1)
-        out.batches.append(Batch(exporter, 5, 0, V5_TEMPLATE, data[V5_HEADER.size:end], count, rate,
-                                 secs, uptime, None))
+        batch = Batch(exporter, 5, 0, V5_TEMPLATE, data[V5_HEADER.size:end], count, 1, secs, uptime, None)
+        if override := self.overrides.get(exporter):
+            batch.rate, batch.rate_from = override, CONFIGURED
+        elif interval > 1:
+            batch.rate, batch.rate_from = interval, f"v5 header (mode {sampling >> 14}, interval {interval})"
+        out.batches.append(batch)
 
     # -- NetFlow v9 ---------------------------------------------------------
     def _v9(self, data: memoryview, exporter: str, out: Decoded) -> None:
@@ -249,11 +276,8 @@ class Decoder:
                 self._v9_templates(body, exporter, st, source_id, out)
             elif sid == 1:
                 self._v9_options_templates(body, exporter, st, source_id, out)
-        for sid, body in sets:
-            if sid >= 256:
-                self._data(body, sid, 9, source_id, exporter, st, secs, uptime, out)
-            elif sid > 1:
-                self.stats["sets_reserved_id"] += 1
+        for tpl, body in self._data_sets(sets, st, 9, source_id, (0, 1)):
+            self._data(body, tpl, 9, source_id, exporter, st, secs, uptime, out)
 
     def _v9_templates(self, body: memoryview, exporter: str, st: _ExporterState | None, domain: int,
                       out: Decoded) -> None:
@@ -311,11 +335,8 @@ class Decoder:
         for sid, body in sets:
             if sid in (2, 3):
                 self._ipfix_templates(body, sid, exporter, st, domain, out)
-        for sid, body in sets:
-            if sid >= 256:
-                self._data(body, sid, 10, domain, exporter, st, export_time, None, out)
-            elif sid not in (2, 3):
-                self.stats["sets_reserved_id"] += 1
+        for tpl, body in self._data_sets(sets, st, 10, domain, (2, 3)):
+            self._data(body, tpl, 10, domain, exporter, st, export_time, None, out)
 
     def _ipfix_templates(self, body: memoryview, sid: int, exporter: str, st: _ExporterState | None, domain: int,
                          out: Decoded) -> None:
@@ -385,13 +406,34 @@ class Decoder:
             raise DecodeError("no sets")
         return sets
 
+    def _data_sets(self, sets: list[tuple[int, memoryview]], st: _ExporterState | None, version: int, domain: int,
+                   template_sets: tuple[int, int]) -> list[tuple[Template, memoryview]]:
+        """(template, body) of each data set whose template is known, options data first: a
+        sampling rate applies to the flows sent with it, whatever the order of the sets."""
+        out: list[tuple[Template, memoryview]] = []
+        flows: list[tuple[Template, memoryview]] = []
+        templates = st.templates if st is not None else {}
+        for sid, body in sets:
+            if sid < 256:
+                if sid not in template_sets:
+                    self.stats["sets_reserved_id"] += 1
+                continue
+            tpl = templates.get((version, domain, sid))
+            if tpl is None:
+                self.stats["unknown_template_sets"] += 1
+            elif tpl.is_options:
+                out.append((tpl, body))
+            else:
+                flows.append((tpl, body))
+        if out:
+            out.extend(flows)
+            return out
+        return flows
+
     def _install(self, exporter: str, st: _ExporterState | None, version: int, domain: int, tid: int,
                  fields: list[Field], scope: int, out: Decoded) -> None:
         if st is None:
             return
-        for f in fields:
-            if f.length == 0:
-                raise DecodeError(f"template {tid} has a zero-length field {f.ie}")
         key = (version, domain, tid)
         old = st.templates.get(key)
         if old is not None and old.fields == tuple(fields) and old.scope_count == scope:
@@ -399,21 +441,46 @@ class Decoder:
             return
         tpl = Template(tid, fields, scope)
         if tpl.min_len == 0 or tpl.min_len > MAX_RECORD_LEN:
+            # Zero-length fields are skipped, but a record of nothing at all cannot be framed.
             raise DecodeError(f"template {tid} record length {tpl.min_len}")
-        if old is None and len(st.templates) >= self.max_templates:
+        if any(f.length == 0 for f in fields):
+            self.stats["templates_zero_length_fields"] += 1
+        if old is None and len(st.templates) >= self.max_templates and not self._evict(st):
             self.stats["templates_over_cap"] += 1
             return
         st.templates[key] = tpl
+        st.fresh[key] = tpl
+        if len(st.fresh) > 2 * self.max_templates:
+            st.fresh = {k: t for k, t in st.fresh.items() if st.templates.get(k) is t and not t.used}
         self.templates_changed = True
         self.stats["templates_redefined" if old is not None else "templates_learned"] += 1
         out.templates += 1
 
-    def _data(self, body: memoryview, tid: int, version: int, domain: int, exporter: str,
+    def _evict(self, st: _ExporterState) -> bool:
+        """Make room for one template: one that never had data (oldest first: a flood), else the
+        least recently used data template, else the least recently used options template."""
+        victim: TemplateKey | None = None
+        fresh = st.fresh
+        while fresh:
+            key = next(iter(fresh))
+            tpl = fresh.pop(key)
+            if st.templates.get(key) is tpl and not tpl.used:
+                victim = key
+                break
+        if victim is None and st.templates:
+            victim = min(st.templates, key=lambda k: (st.templates[k].is_options, st.templates[k].used))
+        if victim is None:
+            return False
+        del st.templates[victim]
+        self.stats["templates_evicted"] += 1
+        self.templates_changed = True
+        return True
+
+    def _data(self, body: memoryview, tpl: Template, version: int, domain: int, exporter: str,
               st: _ExporterState | None, export_time: int, uptime: int | None, out: Decoded) -> None:
-        tpl = st.templates.get((version, domain, tid)) if st else None
-        if tpl is None:
-            self.stats["unknown_template_sets"] += 1
-            return
+        if not tpl.used:
+            self.templates_changed = True  # its first data: persist that it is in use
+        tpl.used = self.tick
         sys_init = st.sys_init_ms.get(domain) if st else None
         if tpl.fixed:
             n = min(len(body) // tpl.record_len, MAX_RECORDS_PER_SET)
@@ -424,7 +491,7 @@ class Decoder:
         else:
             rows, ok = tpl.parse_varlen(body, MAX_RECORDS_PER_SET)
             if not ok:
-                raise DecodeError(f"variable-length field runs past its set (template {tid})")
+                raise DecodeError(f"variable-length field runs past its set (template {tpl.tid})")
             if not rows:
                 return
             batch = Batch(exporter, version, domain, tpl, body, len(rows), 1, export_time, uptime, sys_init,
@@ -433,11 +500,38 @@ class Decoder:
             out.options.append(batch)
             self._options(batch, st)
             return
-        batch.rate = self._rate(st, exporter, version, domain)
-        if "sampler" in tpl.role_index and st and not self.overrides.get(exporter):
-            self._split_by_sampler(batch, st, out)
-        else:
-            out.batches.append(batch)
+        if self.overrides and (override := self.overrides.get(exporter)):
+            batch.rate, batch.rate_from = override, CONFIGURED
+        elif st is not None:
+            rates = st.sampling.get((version, domain))
+            if rates and (wide := rates.get(-1)) is not None:
+                batch.rate, batch.rate_from = wide
+            if tpl.split == "record_rate":
+                self._split_by_record_rate(batch, out)
+                return
+            if tpl.split == "sampler":
+                self._split_by_sampler(batch, st, out)
+                return
+        out.batches.append(batch)
+
+    def _split_by_record_rate(self, batch: Batch, out: Decoded) -> None:
+        """Records that carry their own samplingInterval (34) or samplerRandomInterval (50), as Huawei
+        NetStream and some Juniper exporters send: that rate wins over any options record."""
+        tpl = batch.template
+        i = tpl.role_index["record_rate"]
+        name = {34: "samplingInterval (34)", 50: "samplerRandomInterval (50)"}[tpl.fields[i].ie]
+        groups: dict[int, list[tuple[Any, ...]]] = {}
+        for row in batch.rows():
+            v = row[i]
+            groups.setdefault(int.from_bytes(v, "big") if isinstance(v, bytes) else int(v), []).append(row)
+        for rate, rows in groups.items():
+            part = Batch(batch.exporter, batch.version, batch.domain, tpl, batch.data, len(rows), batch.rate,
+                         batch.export_time, batch.uptime_ms, batch.sys_init_ms, rows)
+            if 1 <= rate <= MAX_RATE:
+                part.rate, part.rate_from = rate, f"record {name}"
+            elif rate:
+                self.stats["sampling_rate_invalid"] += 1
+            out.batches.append(part)
 
     def _split_by_sampler(self, batch: Batch, st: _ExporterState, out: Decoded) -> None:
         rates = st.sampling.get((batch.version, batch.domain))
@@ -449,19 +543,29 @@ class Decoder:
         for row in batch.rows():
             groups.setdefault(row[i] if isinstance(row[i], int) else -1, []).append(row)
         for sampler, rows in groups.items():
-            rate = rates.get(sampler, rates.get(-1, 1))
-            out.batches.append(Batch(batch.exporter, batch.version, batch.domain, batch.template, batch.data,
-                                     len(rows), rate, batch.export_time, batch.uptime_ms, batch.sys_init_ms, rows))
+            rate, how = rates.get(sampler) or rates.get(-1) or (1, NO_SAMPLING)
+            part = Batch(batch.exporter, batch.version, batch.domain, batch.template, batch.data, len(rows), rate,
+                         batch.export_time, batch.uptime_ms, batch.sys_init_ms, rows)
+            part.rate_from = how
+            out.batches.append(part)
 
     def _options(self, batch: Batch, st: _ExporterState | None) -> None:
-        """Learn sampling rates and IPFIX init time from options data."""
+        """Learn sampling rates and IPFIX init time from options data.
+
+        The rate is 1 in N (RFC 7014 / RFC 3954): samplingInterval (34) or
+        samplerRandomInterval (50, v9 FLOW_SAMPLER_RANDOM_INTERVAL) give N; a
+        samplingPacketInterval/Space (305/306) pair selects 305 packets then skips
+        306, so N = (305 + 306) / 305; samplingSize/Population (309/310) is n out of
+        N (IOS-XR), so N = 310 / 309. A record with samplerId (48, v9 FlowSamplerID)
+        or selectorId (302) sets that sampler's rate, else the domain-wide one.
+        """
         if st is None:
             return
         tpl = batch.template
-        ies = {f.ie: i for i, f in reversed(list(enumerate(tpl.fields))) if f.pen == 0}
-        interesting = {34, 305, 306, 309, 310, 160, 50}
-        if not interesting & ies.keys():
+        ies = {f.ie: i for i, f in reversed(list(enumerate(tpl.fields))) if f.pen == 0 and f.length}
+        if not _SAMPLING_IES & ies.keys() and 160 not in ies:
             return
+        v9 = batch.version == 9
         for row in batch.rows():
             def val(ie: int, row: tuple[Any, ...] = row) -> int | None:
                 i = ies.get(ie)
@@ -472,20 +576,43 @@ class Decoder:
 
             if (init := val(160)) is not None and batch.version == 10:
                 st.sys_init_ms[batch.domain] = init
-            rate = None
-            if (iv := val(34)) or (iv := val(50)):
-                rate = iv
-            elif (pi := val(305)) is not None and pi > 0:
-                rate = (pi + (val(306) or 0)) // pi
-            elif (size := val(309)) and (pop := val(310)):
-                rate = pop // size
-            if rate is None or rate < 1:
+            rate, how = _rate_of(val, v9)
+            if rate is None:
                 continue
-            sampler = val(48)
-            if sampler is None:
-                sampler = val(302)
+            if not 1 <= rate <= MAX_RATE:
+                self.stats["sampling_rate_invalid"] += 1
+                continue
+            key = -1
+            for ie, name in ((48, "FlowSamplerID" if v9 else "samplerId"), (302, "selectorId")):
+                if (sid := val(ie)) is not None:
+                    key, how = sid, f"{how}, {name} {sid}"
+                    break
             m = st.sampling.setdefault((batch.version, batch.domain), {})
-            key = -1 if sampler is None else sampler
-            if m.get(key) != rate and len(m) < 1024:
-                m[key] = rate
+            if m.get(key) != (rate, how):
+                if key not in m and len(m) >= MAX_SAMPLERS:
+                    self.stats["samplers_over_cap"] += 1
+                    continue
+                m[key] = (rate, how)
                 self.templates_changed = True
+
+
+_SAMPLING_IES = frozenset({34, 50, 305, 306, 309, 310})
+
+
+def _ratio(num: int, den: int) -> int:
+    """num / den rounded to the nearest integer (a 2-in-5 sampler renormalizes by 2.5 -> 3)."""
+    return (2 * num + den) // (2 * den)
+
+
+def _rate_of(val: Callable[[int], int | None], v9: bool) -> tuple[int | None, str]:
+    """(1-in-N rate, where it came from) of one options record, or (None, "") when it announces none."""
+    if iv := val(34):
+        return iv, "options samplingInterval (34)" if not v9 else "options SAMPLING_INTERVAL (34)"
+    if iv := val(50):
+        return iv, "options samplerRandomInterval (50)" if not v9 else "options FLOW_SAMPLER_RANDOM_INTERVAL (50)"
+    if (pi := val(305)) is not None and pi > 0:
+        space = val(306) or 0
+        return _ratio(pi + space, pi), f"options samplingPacketInterval/Space (305/306) {pi}/{space}"
+    if (size := val(309)) and (pop := val(310)):
+        return _ratio(pop, size), f"options samplingSize/Population (309/310) {size} of {pop}"
+    return None, ""

@@ -12,6 +12,7 @@ from typing import Any
 from collectors.facts import FlowRecord
 from collectors.flows import ie as iana
 from collectors.flows.decode import Batch
+from collectors.flows.table import U64
 from collectors.flows.templates import SCOPE_PEN, VARLEN
 
 NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
@@ -70,7 +71,8 @@ def batch_dicts(batch: Batch) -> list[dict[str, Any]]:
         seen[name] = seen.get(name, 0) + 1
         names.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
     out = []
-    skip = {i for i, f in enumerate(tpl.fields) if f.pen == 0 and f.ie == 210}  # paddingOctets
+    # paddingOctets, and zero-length fields (the exporter had nothing to say)
+    skip = {i for i, f in enumerate(tpl.fields) if (f.pen == 0 and f.ie == 210) or f.length == 0}
     for row in batch.rows():
         rec: dict[str, Any] = {}
         for i, (name, f, v) in enumerate(zip(names, tpl.fields, row, strict=True)):
@@ -83,7 +85,7 @@ def batch_dicts(batch: Batch) -> list[dict[str, Any]]:
 
 def _times(batch: Batch, row: tuple[Any, ...]) -> tuple[float, float]:
     """Absolute start and end (Unix seconds) from whatever time elements the template has."""
-    idx = {f.ie: i for i, f in reversed(list(enumerate(batch.template.fields))) if f.pen == 0}
+    idx = {f.ie: i for i, f in reversed(list(enumerate(batch.template.fields))) if f.pen == 0 and f.length}
 
     def get(ie: int) -> int | None:
         i = idx.get(ie)
@@ -138,7 +140,8 @@ def flow_records(batch: Batch) -> list[FlowRecord]:
         start, end = _times(batch, row)
         out.append(FlowRecord(
             exporter=batch.exporter, start=start, end=end, src=ip_text(src), dst=ip_text(dst),
-            sport=sport, dport=dport, proto=proto, bytes=nbytes * batch.rate, packets=npkts * batch.rate,
+            sport=sport, dport=dport, proto=proto, bytes=min(nbytes * batch.rate, U64),
+            packets=min(npkts * batch.rate, U64),
             src_mac=mac_text(smac) if isinstance(smac, bytes) else None,
             dst_mac=mac_text(dmac) if isinstance(dmac, bytes) else None,
             vlan=_int(vlan) if vlan is not None else None,

@@ -12,6 +12,10 @@ It is compiled when it arrives, never per record:
   set is then ``map(getter, core.iter_unpack(data))``: no Python code runs per
   field or per record.
 
+Zero-length fields (sent by real NetFlow v9 and IPFIX exporters for an element
+they have nothing for) occupy no octets: they are kept in the template, never play
+a role, and are left out of rendered records.
+
 Variable-length templates (RFC 7011 section 7: a 1-octet length, or 255 then a
 2-octet length) cannot use one struct; they take a slower, fully bounds-checked
 path. Fields of non-standard size (RFC 7011 reduced-size encoding, e.g. a 3-octet
@@ -77,6 +81,18 @@ def _is_numeric(f: Field) -> bool:
     return not (f.pen == 0 and f.ie in ADDRESS_IES | MAC_IES)
 
 
+_ALL_ROLES = (*ROLES.items(), *L2_ROLES.items(), ("sampler", (48, 302)), ("record_rate", (34, 50)))
+
+
+def _fits(role: str, length: int) -> bool:
+    """Whether a field of ``length`` octets can play ``role``."""
+    if role in ("src", "dst"):
+        return length in (4, 16)
+    if role in ("src_mac", "dst_mac"):
+        return length == 6
+    return length <= 8
+
+
 def _to_int(v: Any) -> int:
     return int.from_bytes(v, "big") if isinstance(v, bytes) else int(v)
 
@@ -93,19 +109,24 @@ class Template:
         "fixed",
         "full",
         "full_core_idx",
+        "is_options",
         "l2_get",
         "min_len",
         "names",
         "record_len",
         "role_index",
         "scope_count",
+        "split",
         "tid",
+        "used",
     )
 
     def __init__(self, tid: int, fields: Iterable[Field], scope_count: int = 0) -> None:
         self.tid = tid
+        self.used = 0  # the decoder's datagram count when data last came for it; 0: never
         self.fields: tuple[Field, ...] = tuple(fields)
         self.scope_count = scope_count
+        self.is_options = scope_count > 0  # an attribute, not a property: read per data set
         self.fixed = all(f.length != VARLEN for f in self.fields)
         self.min_len = sum(1 if f.length == VARLEN else f.length for f in self.fields)
         self.record_len = self.min_len if self.fixed else 0
@@ -114,12 +135,16 @@ class Template:
             self.full = struct.Struct("!" + "".join(_code(f) for f in self.fields))
         # Which field index plays each role (first match in preference order).
         self.role_index: dict[str, int] = {}
-        for role, ies in (*ROLES.items(), *L2_ROLES.items(), ("sampler", (48, 302))):
-            for ie in ies:
-                idx = self._find(ie, role)
-                if idx is not None:
-                    self.role_index[role] = idx
-                    break
+        by_ie: dict[int, list[int]] = {}
+        for i, f in enumerate(self.fields):
+            if not f.pen and f.length != VARLEN and f.length:
+                by_ie.setdefault(f.ie, []).append(i)
+        for role, ies in _ALL_ROLES:
+            idx = next((i for ie in ies for i in by_ie.get(ie, ()) if _fits(role, self.fields[i].length)), None)
+            if idx is not None:
+                self.role_index[role] = idx
+        # How data records are split by sampling rate: by the rate each carries, or by sampler id.
+        self.split = next((r for r in ("record_rate", "sampler") if r in self.role_index), None)
         self._compile_core()
         l2 = [self.role_index.get(r) for r in L2_ROLES]
         self.l2_get: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
@@ -127,19 +152,6 @@ class Template:
             # Over the full layout; a missing role reads a None appended at the end.
             n = len(self.fields)
             self.l2_get = itemgetter(*(n if i is None else i for i in l2))
-
-    def _find(self, ie: int, role: str) -> int | None:
-        for i, f in enumerate(self.fields):
-            if f.pen or f.ie != ie or f.length == VARLEN:
-                continue
-            if role in ("src", "dst") and f.length not in (4, 16):
-                continue
-            if role in ("src_mac", "dst_mac") and f.length != 6:
-                continue
-            if role not in ("src", "dst", "src_mac", "dst_mac") and f.length > 8:
-                continue
-            return i
-        return None
 
     def _compile_core(self) -> None:
         used = sorted(self.role_index[r] for r in CORE if r in self.role_index)
@@ -169,10 +181,6 @@ class Template:
             for i, f in enumerate(self.fields):
                 parts.append(_code(f) if i in pos_of else f"{f.length}x")
             self.core = struct.Struct("!" + "".join(parts))
-
-    @property
-    def is_options(self) -> bool:
-        return self.scope_count > 0
 
     @property
     def has_flow_keys(self) -> bool:

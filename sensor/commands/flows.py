@@ -126,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
                             "_template": batch.template.tid, "_kind": kind}
                     if batch.rate != 1:
                         head["_sampling_rate"] = batch.rate
+                        head["_sampling_from"] = batch.rate_from
                     out.write(enc.encode({**head, **rec}).decode() + "\n")
                 else:
                     out.write(f"{name}: v{batch.version} template {batch.template.tid}: {_line(kind, rec)}\n")

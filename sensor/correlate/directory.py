@@ -28,6 +28,7 @@ class DeviceDirectory:
 
     def __init__(self, medical_prefixes: Iterable[str] = (), internal_prefixes: Iterable[str] = ()) -> None:
         self._ip_to_mac: dict[str, str] = {}
+        self._mac_to_switch: dict[str, str] = {}
         self._medical_macs: frozenset[str] = frozenset()
         self._medical_nets: list[Network] = networks(medical_prefixes)
         self._internal: list[Network] = networks(internal_prefixes)
@@ -39,15 +40,19 @@ class DeviceDirectory:
     def update_from_records(self, records: Mapping[str, DeviceRecord]) -> None:
         """Take the current device records: their addresses and medical classification."""
         ip_to_mac: dict[str, str] = {}
+        mac_to_switch: dict[str, str] = {}
         medical: set[str] = set()
         for mac, rec in records.items():
             if not rec.present:
                 continue
+            if rec.attachment is not None:
+                mac_to_switch[mac] = rec.attachment.switch
             for addr in rec.ips:
                 ip_to_mac[addr.ip] = mac
             if rec.classification.medical:
                 medical.add(mac)
         self._ip_to_mac = ip_to_mac
+        self._mac_to_switch = mac_to_switch
         self._medical_macs = frozenset(medical)
 
     def flow_hints(self) -> Mapping[str, FlowHints]:
@@ -69,6 +74,9 @@ class DeviceDirectory:
         if mac is not None and mac in self._medical_macs:
             return True
         return in_networks(ip, self._medical_nets)
+
+    def access_switch(self, mac: str) -> str | None:
+        return self._mac_to_switch.get(mac)
 
     # -- from the flow collector ---------------------------------------------
     def add_window(self, conversations: Iterable[DeviceConversations]) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 
+from collectors.flows.table import U64
 from sensor.flows.conversations import Conversation, DeviceConversations, DeviceDirectory
 from sensor.ipnets import in_networks, networks
 
@@ -40,7 +41,7 @@ class DeviceBaseline(msgspec.Struct, kw_only=True):
     last_seen: float
     peers: list[str] = msgspec.field(default_factory=list)  # "peer|port|proto|dir"
     windows: int = 0
-    mean_bytes: float = 0.0  # per window, learning windows and normal ones after
+    mean_bytes: float = 0.0  # per window, learning windows and normal ones after; at most 2^64 - 1
 
 
 class BaselineState(msgspec.Struct, kw_only=True):
@@ -81,6 +82,11 @@ class Baselines:
         self.max_devices = max_devices
         self.max_peers = max_peers
         self.dropped = 0
+        self.clamped = 0  # window volumes beyond 64 bits (an exporter's error), clamped
+        for b in state.devices.values():  # baselines saved before volumes were clamped
+            if not 0.0 <= b.mean_bytes <= U64:
+                self.clamped += 1
+                b.mean_bytes = float(U64) if b.mean_bytes > 0 else 0.0
 
     def learning(self, device: str, now: float) -> bool:
         b = self.state.devices.get(device)
@@ -98,6 +104,9 @@ class Baselines:
                 b = self.state.devices[dc.device] = DeviceBaseline(first_seen=dc.window_start, last_seen=now)
             b.last_seen = now
             volume = dc.bytes_out + dc.bytes_in
+            if volume > U64:
+                self.clamped += 1
+                volume = U64
             known = set(b.peers)
             if now < b.first_seen + self.learning_period:
                 for c in dc.conversations:
@@ -190,6 +199,6 @@ class Baselines:
             "peer": {"ip": c.peer, "port": c.port, "proto": c.proto, "dir": c.dir},
             "rule": reasons[0]["rule"],
             "reasons": reasons,
-            "bytes": c.bytes_out + c.bytes_in, "packets": c.packets_out + c.packets_in,
+            "bytes": min(c.bytes_out + c.bytes_in, U64), "packets": min(c.packets_out + c.packets_in, U64),
             "window_start": dc.window_start, "window_end": dc.window_end,
         }

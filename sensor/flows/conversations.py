@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import msgspec
 
+from collectors.flows.decode import NO_SAMPLING
 from collectors.flows.records import ip_text, mac_text
-from collectors.flows.table import FlowTable
+from collectors.flows.table import U64, FlowTable, Source, source_label
 from sensor.ipnets import Network, in_networks, networks
 
 if TYPE_CHECKING:
@@ -45,6 +46,10 @@ class DeviceDirectory(Protocol):
         """Whether the device (by MAC when known, else address) is a medical device."""
         ...
 
+    def access_switch(self, mac: str) -> str | None:
+        """The name of the configured switch the device is plugged into, when known."""
+        ...
+
     def add_window(self, conversations: Iterable[DeviceConversations]) -> None:
         """One window's conversations, so the ports a device serves and uses feed classification."""
         ...
@@ -62,8 +67,9 @@ class StaticDirectory:
     """A directory from configuration alone: addresses -> MACs given, medical prefixes."""
 
     def __init__(self, macs: dict[str, str] | None = None, medical: Iterable[str] = (),
-                 medical_macs: Iterable[str] = ()) -> None:
+                 medical_macs: Iterable[str] = (), switches: dict[str, str] | None = None) -> None:
         self.macs = dict(macs or {})
+        self.switches = dict(switches or {})  # MAC -> access switch name
         self.medical: list[Network] = networks(medical)
         self.medical_macs = {m.lower() for m in medical_macs}
 
@@ -75,6 +81,9 @@ class StaticDirectory:
             return True
         return in_networks(ip, self.medical)
 
+    def access_switch(self, mac: str) -> str | None:
+        return self.switches.get(mac)
+
     def add_window(self, conversations: Iterable[DeviceConversations]) -> None:
         """Nothing to feed back: configuration alone knows no classes."""
 
@@ -85,18 +94,33 @@ class StaticDirectory:
         """Nothing to feed back: configuration alone keeps no device records."""
 
 
+# 64-bit counters: msgspec cannot check bounds beyond int64, so the bound is in the schema
+# for the hub, and the aggregation clamps to it.
+Counter = Annotated[int, msgspec.Meta(ge=0, extra_json_schema={"maximum": U64})]
+
+
 class Conversation(msgspec.Struct, frozen=True, array_like=True):
-    """Compact on the wire: [peer, port, proto, dir, bytes_out, bytes_in, packets_out, packets_in, flows]."""
+    """Compact on the wire: [peer, port, proto, dir, bytes_out, bytes_in, packets_out, packets_in, flows,
+    exporters, sampling, sampling_from].
+
+    Counted once: when several exporters saw the conversation, the numbers are those
+    of the nearest (``exporters[0]``); the others are listed after it. Counters are
+    renormalized by the winner's sampling rate (1 in ``sampling``), announced as
+    ``sampling_from`` says.
+    """
 
     peer: str
-    port: int
-    proto: int
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)]
+    proto: Annotated[int, msgspec.Meta(ge=0, le=255)]
     dir: str  # "out": the device opened it; "in": the peer did
-    bytes_out: int
-    bytes_in: int
-    packets_out: int
-    packets_in: int
-    flows: int
+    bytes_out: Counter
+    bytes_in: Counter
+    packets_out: Counter
+    packets_in: Counter
+    flows: Counter
+    exporters: list[str] = msgspec.field(default_factory=list)  # "192.0.2.1 ipfix", the one counted first
+    sampling: Annotated[int, msgspec.Meta(ge=1, le=1 << 32)] = 1
+    sampling_from: str = NO_SAMPLING
 
 
 class DeviceConversations(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,8 +129,8 @@ class DeviceConversations(msgspec.Struct, frozen=True, kw_only=True):
     ip: str
     window_start: float
     window_end: float
-    bytes_out: int
-    bytes_in: int
+    bytes_out: Counter
+    bytes_in: Counter
     conversations: list[Conversation]
     peer_macs: dict[str, str] = msgspec.field(default_factory=dict)  # from flow L2 fields, when exported
 
@@ -135,12 +159,18 @@ class Aggregator:
     """Resolves a window's table into per-device conversations (bounded)."""
 
     def __init__(self, directory: DeviceDirectory, internal: Iterable[str], *, max_devices: int = 20_000,
-                 max_peers_per_device: int = 2_000) -> None:
+                 max_peers_per_device: int = 2_000, switch_exporters: Mapping[str, str] | None = None,
+                 prefer_exporters: Iterable[str] = ()) -> None:
         self.directory = directory
         self.internal: list[Network] = networks(internal)
         self.max_devices = max_devices
         self.max_peers = max_peers_per_device
+        self.switch_exporters = dict(switch_exporters or {})  # exporter address -> configured switch name
+        self.prefer: list[Network] = networks(prefer_exporters)
+        self._prefer_cache: dict[str, int] = {}
         self.dropped = 0
+        self.duplicates = 0  # conversations also exported by an exporter that did not win (not counted)
+        self.clamped = 0  # sums beyond 64 bits (an exporter's error), clamped
         self._internal_cache: dict[bytes, bool] = {}
 
     def is_internal(self, raw: bytes) -> bool:
@@ -161,7 +191,43 @@ class Aggregator:
         except ValueError:
             return False
 
+    def rank(self, source: Source, access_switch: str | None) -> tuple[int, int, int, str]:
+        """How near an exporting process is to a device: lower wins.
+
+        The device's own access switch first (it sees every frame the device sends),
+        then the configured ``prefer_exporters`` in their order, then any configured
+        switch, then the rest; among equals IPFIX before v9 before v5 (more fields,
+        64-bit counters), then the lower address, so the choice is stable across windows.
+        """
+        addr, version = source
+        switch = self.switch_exporters.get(addr)
+        pref = self._prefer_index(addr)
+        if access_switch is not None and switch == access_switch:
+            cls = 0
+        elif pref < len(self.prefer):
+            cls = 1
+        elif switch is not None:
+            cls = 2
+        else:
+            cls = 3
+        return cls, pref, -version, addr
+
+    def _prefer_index(self, addr: str) -> int:
+        i = self._prefer_cache.get(addr)
+        if i is None:
+            i = len(self.prefer)
+            try:
+                ip = ipaddress.ip_address(addr)
+            except ValueError:
+                ip = None
+            if ip is not None:
+                i = next((n for n, net in enumerate(self.prefer) if ip in net), i)
+            if len(self._prefer_cache) < 65536:
+                self._prefer_cache[addr] = i
+        return i
+
     def summarize(self, table: FlowTable, start: float, end: float) -> list[DeviceConversations]:
+        """Per-device conversations of one window; a flow exported by several exporters is counted once."""
         text: dict[bytes, str] = {}
         who: dict[bytes, tuple[bool, str | None]] = {}
 
@@ -173,55 +239,78 @@ class Aggregator:
                 r = who[raw] = (mac is not None or self.is_internal(raw), mac)
             return r
 
-        per_dev: dict[bytes, dict[tuple[str, int, int, str], list[int]]] = {}
+        # device -> conversation -> exporting process -> [b_out, b_in, p_out, p_in, flows, (rate, from)]
+        per_dev: dict[bytes, dict[tuple[str, int, int, str], dict[Source, list[Any]]]] = {}
         peer_macs: dict[bytes, dict[str, str]] = {}
-        for key, (nbytes, npkts, nrec) in table.rows.items():
-            src, dst, sport, dport, proto = key
-            if len(src) not in (4, 16) or len(dst) not in (4, 16):
-                continue
-            src_responds, port = service_side(sport, dport, proto)
-            macs = table.l2.get(key)
-            for dev, peer, sent in ((src, dst, True), (dst, src, False)):
-                is_dev, _mac = ident(dev)
-                if not is_dev:
+        for source, rows in table.sources.items():
+            for key, (nbytes, npkts, nrec, rate) in rows.items():
+                src, dst, sport, dport, proto = key
+                if len(src) not in (4, 16) or len(dst) not in (4, 16):
                     continue
-                ident(peer)
-                dev_responds = src_responds if sent else not src_responds
-                direction = "in" if dev_responds else "out"
-                convs = per_dev.get(dev)
-                if convs is None:
-                    if len(per_dev) >= self.max_devices:
-                        self.dropped += 1
+                src_responds, port = service_side(sport, dport, proto)
+                macs = table.l2.get(key)
+                for dev, peer, sent in ((src, dst, True), (dst, src, False)):
+                    is_dev, _mac = ident(dev)
+                    if not is_dev:
                         continue
-                    convs = per_dev[dev] = {}
-                ck = (text[peer], port, proto, direction)
-                acc = convs.get(ck)
-                if acc is None:
-                    if len(convs) >= self.max_peers:
-                        self.dropped += 1
-                        continue
-                    acc = convs[ck] = [0, 0, 0, 0, 0]
-                if sent:
-                    acc[0] += nbytes
-                    acc[2] += npkts
-                else:
-                    acc[1] += nbytes
-                    acc[3] += npkts
-                acc[4] += nrec
-                if macs is not None:
-                    peer_mac = macs[1] if sent else macs[0]
-                    if isinstance(peer_mac, bytes) and len(peer_mac) == 6:
-                        peer_macs.setdefault(dev, {})[text[peer]] = mac_text(peer_mac)
+                    ident(peer)
+                    dev_responds = src_responds if sent else not src_responds
+                    direction = "in" if dev_responds else "out"
+                    convs = per_dev.get(dev)
+                    if convs is None:
+                        if len(per_dev) >= self.max_devices:
+                            self.dropped += 1
+                            continue
+                        convs = per_dev[dev] = {}
+                    ck = (text[peer], port, proto, direction)
+                    seen = convs.get(ck)
+                    if seen is None:
+                        if len(convs) >= self.max_peers:
+                            self.dropped += 1
+                            continue
+                        seen = convs[ck] = {}
+                    acc = seen.get(source)
+                    if acc is None:
+                        acc = seen[source] = [0, 0, 0, 0, 0, rate]
+                    elif rate[0] > acc[5][0]:
+                        acc[5] = rate  # several rates in one window: report the coarsest
+                    if sent:
+                        acc[0] += nbytes
+                        acc[2] += npkts
+                    else:
+                        acc[1] += nbytes
+                        acc[3] += npkts
+                    acc[4] += nrec
+                    if macs is not None:
+                        peer_mac = macs[1] if sent else macs[0]
+                        if isinstance(peer_mac, bytes) and len(peer_mac) == 6:
+                            peer_macs.setdefault(dev, {})[text[peer]] = mac_text(peer_mac)
         out = []
         for dev, convs in per_dev.items():
             mac = who[dev][1]
             ip = text[dev]
-            items = [Conversation(peer, port, proto, d, *acc) for (peer, port, proto, d), acc in convs.items()]
+            access = self.directory.access_switch(mac) if mac is not None else None
+            items = []
+            for (peer_ip, port, proto, d), seen in convs.items():
+                order = sorted(seen, key=lambda s: self.rank(s, access))
+                b_out, b_in, p_out, p_in, flows, (rate, rate_from) = seen[order[0]]
+                if len(order) > 1:
+                    self.duplicates += len(order) - 1
+                items.append(Conversation(peer_ip, port, proto, d, self._clamp(b_out), self._clamp(b_in),
+                                          self._clamp(p_out), self._clamp(p_in), flows,
+                                          [source_label(s) for s in order], rate, rate_from))
             items.sort(key=lambda c: (-(c.bytes_out + c.bytes_in), c.peer, c.port, c.proto, c.dir))
             out.append(DeviceConversations(
                 device=mac or ip, mac=mac, ip=ip, window_start=start, window_end=end,
-                bytes_out=sum(c.bytes_out for c in items), bytes_in=sum(c.bytes_in for c in items),
+                bytes_out=self._clamp(sum(c.bytes_out for c in items)),
+                bytes_in=self._clamp(sum(c.bytes_in for c in items)),
                 conversations=items, peer_macs=peer_macs.get(dev, {}),
             ))
         out.sort(key=lambda d: d.device)
         return out
+
+    def _clamp(self, n: int) -> int:
+        if n > U64:
+            self.clamped += 1
+            return U64
+        return n

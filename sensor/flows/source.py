@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ class FlowSource:
     continuous = True
 
     def __init__(self, flows: FlowsSection, state_dir: str | Path, *, directory: DeviceDirectory | None = None,
-                 clock: Callable[[], float] = time.time, policy: PolicySection | None = None) -> None:
+                 clock: Callable[[], float] = time.time, policy: PolicySection | None = None,
+                 switch_exporters: Mapping[str, str] | None = None) -> None:
         self.cfg = flows
         self.policy_cfg = policy or PolicySection()
         self.state_dir = Path(state_dir)
@@ -55,7 +57,8 @@ class FlowSource:
                                sampling_overrides=dict(flows.sampling))
         self.collector = FlowCollector(flows.allowed_exporters, self.decoder, max_keys=flows.max_flows_per_window)
         self.aggregator = Aggregator(self.directory, flows.internal, max_devices=flows.max_devices,
-                                     max_peers_per_device=flows.max_peers_per_device)
+                                     max_peers_per_device=flows.max_peers_per_device,
+                                     switch_exporters=switch_exporters, prefer_exporters=flows.prefer_exporters)
         self.baselines = Baselines(
             self._load_baseline(), self.directory, internal=flows.internal, dns_resolvers=flows.dns_resolvers,
             it_management=flows.it_management, learning_period=flows.learning_period, realert=flows.realert,
@@ -195,6 +198,9 @@ class FlowSource:
         if table.overflow_records:
             ctx.log.warning("flow table full: records dropped", dropped=table.overflow_records,
                             max_flows_per_window=self.cfg.max_flows_per_window)
+        if table.clamped_records:
+            ctx.log.warning("flow counters beyond 64 bits after sampling: clamped (an exporter error)",
+                            records=table.clamped_records)
         self.last_window = {"start": start, "end": end, "exporters": exporters, "devices": len(convs),
                             "anomalies": len(events), "flows": len(table)}
         total = sum(e["records"] for e in exporters.values())
@@ -203,6 +209,7 @@ class FlowSource:
                      detail={"records": total, "exporters": exporters, "devices": len(convs),
                              "anomalies": len(events)})
         ctx.metrics.inc("flows.overflow_records", table.overflow_records)
+        ctx.metrics.inc("flows.counters_clamped", table.clamped_records)
         ctx.metrics.inc("flows.windows")
         violations = sum(ev["event"] == "policy_violation" for ev in events)
         ctx.metrics.inc("flows.anomalies", len(events) - violations)
@@ -217,6 +224,8 @@ class FlowSource:
         """Move the decoder's and listener's counters into the health counters (as deltas)."""
         current: dict[str, int] = {f"flows.{k}": v for k, v in self.decoder.stats.items()}
         current.update({f"flows.{k}": v for k, v in self.collector.stats.items()})
+        current["flows.duplicate_conversations"] = self.aggregator.duplicates
+        current["flows.sums_clamped"] = self.aggregator.clamped + self.baselines.clamped
         if self.listener is not None:
             current["flows.recv_errors"] = self.listener.recv_errors
             metrics.set("flows.kernel_drops", self.listener.kernel_drops)
@@ -274,4 +283,16 @@ def flow_sources(cfg: Config, directory: DeviceDirectory | None = None) -> list[
     """The flow source, when the configuration has a [flows] section."""
     if cfg.flows is None:
         return []
-    return [FlowSource(cfg.flows, cfg.sensor.state_dir, directory=directory, policy=cfg.policy)]
+    return [FlowSource(cfg.flows, cfg.sensor.state_dir, directory=directory, policy=cfg.policy,
+                       switch_exporters=switch_addresses(cfg))]
+
+
+def switch_addresses(cfg: Config) -> dict[str, str]:
+    """Exporter address -> configured switch name, for switches whose host is an address."""
+    out: dict[str, str] = {}
+    for sw in cfg.switch:
+        try:
+            out[str(ipaddress.ip_address(sw.host.strip("[]")))] = sw.name
+        except ValueError:
+            continue  # a host name: such a switch is recognized as an exporter through prefer_exporters
+    return out

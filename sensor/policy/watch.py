@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 import structlog
 
+from collectors.flows.table import U64
 from sensor.errors import ConfigError
 from sensor.flows.conversations import DeviceConversations
 from sensor.policy.apps import PROTO_NAMES, application
@@ -132,7 +133,7 @@ class PolicyWatch:
                     "service": f"{PROTO_NAMES.get(c.proto, str(c.proto))}/{c.port}" if c.port
                                else PROTO_NAMES.get(c.proto, str(c.proto)),
                     "application": application(c.proto, c.port), "zone": mine, "peer_zone": theirs,
-                    "bytes": c.bytes_out + c.bytes_in, "packets": c.packets_out + c.packets_in,
+                    "bytes": min(c.bytes_out + c.bytes_in, U64), "packets": min(c.packets_out + c.packets_in, U64),
                     "rule": v.nearest.id if v.nearest else None,
                     "policy_version": doc.policy.version, "policy_hash": self.digest,
                     "window_start": dc.window_start, "window_end": dc.window_end,

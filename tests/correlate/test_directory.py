@@ -31,6 +31,9 @@ def test_addresses_and_medical_classes_flow_to_the_flow_collector(write_config: 
     assert d.resolve("198.18.20.10") is None  # the server is only an ARP entry, not a device
     assert d.is_medical(PUMP, IPS[PUMP]) and d.is_medical(MON, IPS[MON])
     assert not d.is_medical(WS, IPS[WS])
+    # where each device is plugged in: the flow aggregation counts its access switch's export
+    assert d.access_switch(PUMP) == out.records[PUMP].attachment.switch == "sw1"  # type: ignore[union-attr]
+    assert d.access_switch("02:00:00:00:00:99") is None
     # Without a MAC, a configured medical prefix still says so.
     assert DeviceDirectory(medical_prefixes=["198.18.10.0/28"]).is_medical(None, "198.18.10.5")
 

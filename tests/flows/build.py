@@ -71,3 +71,16 @@ def flow_record(src: str, dst: str, sport: int, dport: int, proto: int, nbytes: 
 
     return (ipaddress.ip_address(src).packed + ipaddress.ip_address(dst).packed
             + struct.pack("!HHBQI", sport, dport, proto, nbytes, npkts))
+
+
+def v5(*records: bytes, uptime: int = 100_000, secs: int = 1_700_000_000, sampling: int = 0) -> bytes:
+    """A NetFlow v5 datagram; ``records`` from :func:`v5_record`."""
+    return struct.pack("!HHIIIIBBH", 5, len(records), uptime, secs, 0, 0, 0, 0, sampling) + b"".join(records)
+
+
+def v5_record(src: str, dst: str, sport: int, dport: int, proto: int, nbytes: int, npkts: int) -> bytes:
+    import ipaddress
+
+    return (ipaddress.ip_address(src).packed + ipaddress.ip_address(dst).packed + bytes(4)
+            + struct.pack("!HHIIIIHHBBBBHHBBH", 1, 2, npkts, nbytes, 90_000, 99_000, sport, dport, 0, 0x18, proto,
+                          0, 0, 0, 24, 24, 0))

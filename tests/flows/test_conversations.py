@@ -11,8 +11,25 @@ import msgspec
 
 from collectors.flows import Decoder, FlowTable
 from sensor.flows.baseline import Baselines, BaselineState
-from sensor.flows.conversations import Aggregator, StaticDirectory, service_side
-from tests.flows.build import FLOW_FIELDS, data_set, flow_record, ipfix, ipfix_template_record, ipfix_template_set
+from sensor.flows.conversations import (
+    Aggregator,
+    Conversation,
+    DeviceConversations,
+    StaticDirectory,
+    service_side,
+)
+from tests.flows.build import (
+    FLOW_FIELDS,
+    data_set,
+    flow_record,
+    ipfix,
+    ipfix_template_record,
+    ipfix_template_set,
+    v5,
+    v5_record,
+    v9,
+    v9_template_set,
+)
 from tests.support.schemas import validate_message
 
 PUMP, MON, SRV = "198.18.10.21", "198.18.10.22", "198.18.20.10"
@@ -117,3 +134,82 @@ def test_cli_decode_json(corpus) -> None:  # type: ignore[no-untyped-def]
     bad = subprocess.run([sys.executable, "-m", "sensor.cli", "flows", "decode",
                           str(corpus / "bitkeks_python-netflow/invalid_ff.bin")], capture_output=True, text=True)
     assert bad.returncode == 1 and "rejected" in bad.stderr
+
+
+# ------------------------------------------------------------- counted once
+SW1, DIST = "198.18.0.11", "198.18.0.1"
+V9_FIELDS = [(8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (1, 8), (2, 4)]
+
+
+def exported(*parts: tuple[str, str, list[tuple[str, str, int, int, int, int, int]]]) -> FlowTable:
+    """One window's table: each (exporter address, "v5"|"v9"|"ipfix", flows) decoded and added."""
+    d = Decoder()
+    t = FlowTable()
+    for exporter, version, flows in parts:
+        if version == "v5":
+            dgram = v5(*(v5_record(*f) for f in flows))
+        elif version == "v9":
+            dgram = v9(1, v9_template_set(300, V9_FIELDS), data_set(300, *(flow_record(*f) for f in flows)))
+        else:
+            dgram = ipfix(1, ipfix_template_set(ipfix_template_record(300, FLOW_FIELDS)),
+                          data_set(300, *(flow_record(*f) for f in flows)))
+        res = d.decode(dgram, exporter)
+        assert res.error is None
+        for b in res.batches:
+            t.add(b)
+    return t
+
+
+HL7 = [(PUMP, SRV, 40000, 2575, 6, 1000, 10), (SRV, PUMP, 2575, 40000, 6, 200, 8)]
+
+
+def hl7_of(convs: list[DeviceConversations], device: str = PUMP_MAC) -> Conversation:
+    (dc,) = [d for d in convs if d.device == device]
+    (c,) = [c for c in dc.conversations if c.port == 2575]
+    return c
+
+
+def test_one_switch_exporting_v5_v9_and_ipfix_is_counted_once() -> None:
+    # the lab: softflowd on sw1 exports the same traffic three times
+    t = exported((SW1, "v5", HL7), (SW1, "v9", HL7), (SW1, "ipfix", HL7))
+    assert sum(v[0] for v in t.rows.values()) == 3 * 1200  # what the table holds: every export
+    agg = Aggregator(directory(), INTERNAL)
+    c = hl7_of(agg.summarize(t, 0, 300))
+    assert (c.bytes_out, c.bytes_in, c.packets_out, c.packets_in, c.flows) == (1000, 200, 10, 8, 2)
+    assert c.exporters == [f"{SW1} ipfix", f"{SW1} v9", f"{SW1} v5"]  # IPFIX counted, all listed
+    assert agg.duplicates == 2 * 2  # pump and server each see the conversation from two more exporters
+
+
+def test_the_device_access_switch_wins_over_a_router_then_preference_then_configured_switches() -> None:
+    near = [(PUMP, SRV, 40000, 2575, 6, 1000, 10)]
+    far = [(PUMP, SRV, 40000, 2575, 6, 1100, 11)]  # the distribution router saw a little more (other timing)
+    only_far = [(PUMP, "198.18.30.5", 40001, 104, 6, 77, 1)]  # a conversation only the router saw
+    t = exported((SW1, "v9", near), (DIST, "ipfix", far + only_far))
+    switches = {SW1: "sw1", DIST: "dist"}
+    on_sw1 = StaticDirectory({PUMP: PUMP_MAC}, switches={PUMP_MAC: "sw1"})
+    convs = Aggregator(on_sw1, INTERNAL, switch_exporters=switches).summarize(t, 0, 300)
+    c = hl7_of(convs)
+    assert (c.bytes_out, c.exporters) == (1000, [f"{SW1} v9", f"{DIST} ipfix"])
+    (dc,) = [d for d in convs if d.device == PUMP_MAC]
+    assert dc.bytes_out == 1000 + 77  # one exporter each: both counted
+    # attachment unknown: prefer_exporters decides, before any configured switch
+    unknown = StaticDirectory({PUMP: PUMP_MAC})
+    c = hl7_of(Aggregator(unknown, INTERNAL, switch_exporters=switches, prefer_exporters=[DIST]).summarize(t, 0, 300))
+    assert (c.bytes_out, c.exporters[0]) == (1100, f"{DIST} ipfix")
+    # neither: a configured switch before an unknown exporter
+    c = hl7_of(Aggregator(unknown, INTERNAL, switch_exporters={SW1: "sw1"}).summarize(t, 0, 300))
+    assert c.exporters[0] == f"{SW1} v9"
+    # nothing known: stable (IPFIX first), whatever order the datagrams came in
+    t2 = exported((DIST, "ipfix", far), (SW1, "v9", near))
+    for tab in (t, t2):
+        assert hl7_of(Aggregator(unknown, INTERNAL).summarize(tab, 0, 300)).exporters[0] == f"{DIST} ipfix"
+
+
+def test_configured_switch_addresses_are_exporters(write_config) -> None:  # type: ignore[no-untyped-def]
+    from sensor.config import load_config
+    from sensor.flows.source import switch_addresses
+
+    path = write_config('[[switch]]\nname = "sw1"\nhost = "198.18.0.11"\n[switch.snmp]\ncommunity_file = "c"\n'
+                        '[[switch]]\nname = "core"\nhost = "core.example"\n[switch.snmp]\ncommunity_file = "c"\n')
+    cfg = load_config(path, check_files=False)
+    assert switch_addresses(cfg) == {"198.18.0.11": "sw1"}

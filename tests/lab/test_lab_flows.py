@@ -1,7 +1,8 @@
 """Flows in the lab: softflowd on sw1's bridge exports NetFlow v5, v9 and IPFIX to the sensor.
 
 The pump sends HL7 (MLLP, tcp/2575) to the pharmacy server; the conversations the
-sensor's aggregation builds from each export version must show exactly that. Then,
+sensor's aggregation builds from each export version must show exactly that, and
+a sensor listening to all three counts the traffic once, not three times. Then,
 after a short learning period, the pump sends DNS to an outside address (a lab
 namespace es-out, 203.0.113.53, behind dist): exactly one anomaly event.
 Needs root; skipped otherwise (labkit).
@@ -141,17 +142,27 @@ def test_conversations_match_generated_traffic_v5_v9_ipfix(lab: labkit.Lab, catc
     pump_hl7(lab)
     expire_all(lab)
     res = catcher.window()
-    for name in PORTS:
+    hl7s = {}
+    for name in (*PORTS, "all"):
         part = res[name]
         assert part["datagrams"] > 0 and part["errors"] == 0, (name, part)
         convs = conv(part, pump["mac"])
-        # [peer, port, proto, dir, bytes_out, bytes_in, packets_out, packets_in, flows]
+        # [peer, port, proto, dir, bytes_out, bytes_in, packets_out, packets_in, flows, exporters, sampling, from]
         hl7 = [c for c in convs if c[0] == "198.18.20.10" and c[1] == 2575 and c[2] == 6]
         assert len(hl7) == 1, (name, convs)
-        _peer, _port, _proto, direction, b_out, b_in, p_out, p_in, flows = hl7[0]
-        assert direction == "out"
+        _peer, _port, _proto, direction, b_out, b_in, p_out, p_in, flows, exporters, sampling, _from = hl7[0]
+        assert direction == "out" and sampling == 1
         assert b_out > 30 * 20 * 400 and b_in > 0 and p_out >= 30 * 20 and p_in > 0
         assert flows >= 30  # one flow per connection and direction at least
+        hl7s[name] = (b_out, b_in, p_out, p_in, flows, exporters)
+    # Listening to all three, the sensor counts the pump's HL7 once: the numbers of one
+    # exporter (IPFIX, the stable choice among equals), not the sum of three.
+    *counters, exporters = hl7s["all"]
+    assert counters == list(hl7s["ipfix"][:5]), hl7s
+    assert hl7s["all"][0] <= max(hl7s[v][0] for v in PORTS)  # not the sum of the three (3x before)
+    assert 3 * hl7s["all"][0] >= sum(hl7s[v][0] for v in PORTS) * 0.9
+    assert len(exporters) == 3 and exporters[0].endswith(" ipfix")
+    assert {e.split()[1] for e in exporters} == {"ipfix", "v9", "v5"}
     # only IPFIX (-T ether) carries MACs: the pump's frames go to the gateway's MAC
     assert res["ipfix"]["conversations"]
 
