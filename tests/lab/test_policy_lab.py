@@ -87,6 +87,8 @@ class Hub:
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
         self.log: Path | None = None  # the sensor's log, shown when a wait fails
+        self._read = 0
+        self._seen: list[tuple[float, dict[str, Any]]] = []
         self.file = workdir / "received.jsonl"
         (workdir / "mosquitto.conf").write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
                                                 "user root\npersistence false\n")
@@ -100,13 +102,15 @@ class Hub:
         time.sleep(0.3)
 
     def messages(self) -> list[tuple[float, dict[str, Any]]]:
-        out = []
-        for line in self.file.read_text().splitlines():
+        """Every message so far (with when the test first read it), each validated once."""
+        lines = self.file.read_text().split("\n")[:-1]  # the last one may be half written
+        for line in lines[self._read:]:
             msg = json.loads(line)
             env = validate_message(msg["topic"], bytes.fromhex(msg["payload"]))
             if env is not None:
-                out.append((time.time(), env))
-        return out
+                self._seen.append((time.time(), env))
+        self._read = max(self._read, len(lines))
+        return self._seen
 
     def wait(self, what: str, pick: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -216,9 +220,16 @@ min_observations = 1         # a short lab run: each flow is seen in one or two 
         r = cli("policy", "propose", "-c", str(cfg))
         assert r.returncode == 0, r.stderr
         print("\n" + r.stdout)
-        assert "zone medication_delivery (protected): 1 device(s)" in r.stdout
-        assert "zone patient_monitoring (protected): 1 device(s)" in r.stdout
-        assert "(HL7 MLLP)" in r.stdout
+        from sensor.policy.document import load_policy
+
+        proposal = load_policy(tmp_path / "state" / "policy" / "proposed.toml")
+        zones = {z.name: z for z in proposal.zone}
+        assert f"{pump}/32" in zones["medication_delivery"].addresses, r.stdout
+        assert f"{mon}/32" in zones["patient_monitoring"].addresses, r.stdout
+        assert zones["medication_delivery"].protected and zones["patient_monitoring"].protected
+        hl7 = [x for x in proposal.rule if x.port == 2575 and x.proto == "tcp"]
+        assert hl7 and hl7[0].application == "HL7 MLLP" and hl7[0].kind == "allow", r.stdout
+        assert hl7[0].evidence.bytes > 0 and hl7[0].evidence.devices == 1
         r = cli("policy", "approve", "-c", str(cfg), "--all", "--by", "biomed:lab", "--ticket", "LAB-15",
                 "--to", str(staged))
         assert r.returncode == 0, r.stderr
@@ -230,7 +241,6 @@ min_observations = 1         # a short lab run: each flow is seen in one or two 
         # 4. Every format compiles; nft accepts the ruleset; aclcheck agrees with what was observed.
         from aerleon.lib import aclcheck, naming
 
-        from sensor.policy.document import load_policy
         from sensor.policy.export import FORMATS, aerleon_inputs
 
         ts = time.monotonic()
