@@ -227,6 +227,7 @@ min_observations = 1         # a short lab run: each flow is seen in one or two 
         assert f"{pump}/32" in zones["medication_delivery"].addresses, r.stdout
         assert f"{mon}/32" in zones["patient_monitoring"].addresses, r.stdout
         assert zones["medication_delivery"].protected and zones["patient_monitoring"].protected
+        assert zones["medication_delivery"].devices == zones["patient_monitoring"].devices == 1, r.stdout
         hl7 = [x for x in proposal.rule if x.port == 2575 and x.proto == "tcp"]
         assert hl7 and hl7[0].application == "HL7 MLLP" and hl7[0].kind == "allow", r.stdout
         assert hl7[0].evidence.bytes > 0 and hl7[0].evidence.devices == 1
