@@ -69,6 +69,19 @@ require_root() {
   ((${#missing[@]} == 0)) || die "missing tools: ${missing[*]} (apt install iproute2 snmpd snmp lldpd iputils-ping)"
 }
 
+# The daemons the lab starts must not inherit our caller's descriptors: under
+# `flock /tmp/edge-lab.lock lab/up` they would hold the shared lab lock for as long as they
+# run, and a lab left up (a test killed before its lab/down) would lock everyone out.
+# flock itself keeps the lock; only our copies are closed (255 is bash's script).
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$$/fd/*; do
+    fd=${fd##*/}
+    [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2 && fd != 255)) || continue
+    eval "exec $fd>&-" 2>/dev/null || true
+  done
+}
+
 # dev_field NAME FIELD -> one field of the DEVICES entry for NAME
 dev_field() {
   local want=$1 idx=$2 line
@@ -78,3 +91,38 @@ dev_field() {
   done
   return 1
 }
+
+# ---------------------------------------------------------------- segmented layout (lab/segment)
+# The pump and the monitor move to their own segment, routed by dist.  The kernel here has
+# no bridge VLAN filtering, so the segment is its own bridge on sw1 (br30, ports ge1/ge2,
+# uplink ge23) and on dist (vlan30 + SVI, downlink ge3), as VLAN 30 would be.
+SEG_VLAN=30
+SEG_GW4=198.18.30.1
+SEG_GW6=fd00:18:30::1
+SEG_SW1_BRIDGE=br30
+SEG_SW1_BRIDGE_MAC=94:18:82:01:00:1e
+SEG_SW1_UPLINK=ge23
+SEG_SW1_UPLINK_MAC=94:18:82:01:00:17
+SEG_DIST_BRIDGE=vlan30
+SEG_DIST_BRIDGE_MAC=28:99:3a:02:00:1e
+SEG_DIST_DOWNLINK=ge3
+SEG_DIST_DOWNLINK_MAC=28:99:3a:02:00:03
+# name|new ipv4|new ipv6 (the devices keep their MAC and their sw1 port)
+SEG_DEVICES=("pump|198.18.30.21|fd00:18:30::21" "monitor|198.18.30.22|fd00:18:30::22")
+# The central station (monitor -> central station) on its own routed port of dist.
+CS_MAC=e4:43:4b:12:21:20
+CS_IP4=198.18.21.20
+CS_GW4=198.18.21.1
+CS_DIST_PORT=ge4
+CS_DIST_PORT_MAC=28:99:3a:02:00:04
+# "Outside the hospital": RFC 5737 TEST-NET-3, inside a namespace only, never routed anywhere else.
+INET_MAC=02:cb:00:71:00:0a
+INET_IP4=203.0.113.10
+INET_GW4=203.0.113.1
+INET_DIST_PORT=ge5
+INET_DIST_PORT_MAC=28:99:3a:02:00:05
+SEG_NAMESPACES=(es-cs es-inet)
+# Listeners the segmented layout starts (lab/bin/listen): namespace|proto|port|what
+SEG_LISTENERS=("es-srv|tcp|443|EMR web (workstations)" "es-srv|udp|24105|IntelliVue data export"
+  "es-cs|tcp|24005|central station (IntelliVue)" "es-pump|tcp|443|pump web page"
+  "es-inet|tcp|443|a web server outside the hospital")

@@ -34,6 +34,10 @@ FORMATS = ("nftables", "cisco", "ciscoasa", "paloalto", "junipersrx", "fortigate
 ACL_NAME = "edge-sensor-policy"
 _STATELESS = {"cisco", "arista"}
 _ZONE_BASED = {"paloalto": "paloalto", "junipersrx": "srx", "fortigate": "fortigate"}
+# The policy file uses IANA's protocol keywords; Aerleon calls ICMPv6 "icmpv6" (it emits
+# "ip protocol ipv6-icmp" next to IPv6 addresses for nftables, which nft refuses, and SRX
+# and FortiGate refuse the name outright).
+_AERLEON_PROTO = {"ipv6-icmp": "icmpv6"}
 
 
 class ExportError(SensorError):
@@ -108,7 +112,7 @@ class _Builder:
         if dst:
             t["destination-address"] = dst
         if r.proto != "any":
-            t["protocol"] = r.proto
+            t["protocol"] = _AERLEON_PROTO.get(r.proto, r.proto)
         svc = self.service(r)
         if svc:
             t["destination-port"] = svc

@@ -225,7 +225,8 @@ def propose(entries: list[Entry], placer: Placer, section: PolicySection, *, now
         addrs = {_host(ip)[5:] for ip in members.get(zd.name, set())} if zd.name != EXTERNAL else set()
         addrs |= {str(n) for n in zd.subnets}
         zones.append(Zone(name=zd.name, label=zd.label, protected=zd.protected,
-                          devices=len([ip for ip in members.get(zd.name, ()) if ip in placer.devices]),
+                          devices=len({placer.devices[ip].mac for ip in members.get(zd.name, ())
+                                       if ip in placer.devices}),  # a device, not each of its addresses
                           classes=sorted(zd.classes),
                           addresses=sorted(addrs, key=_net_key)))
     version = max((d.policy.version for d in prev_docs), default=0) + 1

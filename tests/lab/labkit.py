@@ -110,6 +110,19 @@ def running_lab() -> Iterator[Lab]:
         lab_down()
 
 
+@contextlib.contextmanager
+def segmented_lab() -> Iterator[Lab]:
+    """The lab in its segmented layout (lab/up, then lab/segment), always torn down."""
+    with running_lab():
+        log = Path("/tmp/edge-sensor-lab-segment.log")
+        with open(log, "w") as fh:
+            res = subprocess.run([str(LAB_DIR / "segment")], stdout=fh, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, timeout=60)
+        if res.returncode != 0:
+            raise RuntimeError(f"lab/segment failed (exit {res.returncode}):\n{log.read_text()}")
+        yield Lab.load()
+
+
 def read_lab_json(path: Path = LAB_JSON) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 

@@ -153,3 +153,21 @@ def test_policy_file_errors_name_line_and_key() -> None:
     with pytest.raises(ConfigError) as e:
         parse_policy(bad, "policy.toml")
     assert "rule[1]" in e.value.problems[0] and "say who decided" in e.value.problems[0]
+
+
+def test_zone_counts_devices_not_addresses() -> None:
+    """A pump with IPv4 and IPv6 (as in the lab's segment) is one device of its zone, with two addresses."""
+    from sensor.policy.matrix import Entry
+
+    pump_mac = sc.PUMPS["10.30.0.21"]
+    recs = [r for r in sc.device_records() if r["mac"] == pump_mac]
+    recs[0]["ips"].append({"ip": "fd00:30::21"})
+    devices = inventory(recs)
+    pl = Placer(Zoning.from_config(CFG.policy, [*sc.INTERNAL, "fd00::/8"], {}), devices)
+    t = 1_800_000_000.0
+    entries = [Entry("10.30.0.21", sc.PHARMACY, 6, 2575, pump_mac, None, 5000, 3, 4, t, t + 900),
+               Entry("fd00:30::21", "fd00:50::5", 6, 2575, pump_mac, None, 5000, 3, 4, t, t + 900)]
+    doc = propose(entries, pl, CFG.policy, now=t + 1000).doc
+    zone = doc.zones()["medication_delivery"]
+    assert sorted(zone.addresses) == ["10.30.0.21/32", "fd00:30::21/128"]
+    assert zone.devices == 1
