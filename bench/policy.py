@@ -33,8 +33,9 @@ import msgspec  # noqa: E402
 
 from collectors.flows import FlowCollector  # noqa: E402
 from sensor.config import PolicySection  # noqa: E402
+from sensor.directory import DeviceDirectory  # noqa: E402
 from sensor.flows.baseline import Baselines, BaselineState  # noqa: E402
-from sensor.flows.conversations import Aggregator, StaticDirectory  # noqa: E402
+from sensor.flows.conversations import Aggregator  # noqa: E402
 from sensor.policy.document import dump_policy  # noqa: E402
 from sensor.policy.matrix import Entry, Matrix, MatrixState, load_matrix, matrix_path, save_matrix  # noqa: E402
 from sensor.policy.propose import Placer, inventory, propose, served_servers  # noqa: E402
@@ -173,7 +174,7 @@ def bench_watch(section: PolicySection, path: Path, devs: dict[str, tuple[str, s
                                  rnd.randint(1, 100)))
         seq += per_dgram
         dgrams.append(_ipfix(recs, seq))
-    directory = StaticDirectory({ip: mac for ip, (mac, _) in devs.items()},
+    directory = DeviceDirectory(macs={ip: mac for ip, (mac, _) in devs.items()},
                                 medical_macs=[mac for mac, cls in devs.values() if cls != "workstation"])
     coll = FlowCollector(["127.0.0.0/8"], max_keys=200_000)
     agg = Aggregator(directory, INTERNAL, max_devices=20_000)

@@ -14,83 +14,12 @@ import msgspec
 
 from sensor.correlate.model import DeviceEvent, DeviceRecord
 from sensor.evidence.model import RegisterSummary
-from sensor.flows.conversations import Counter, DeviceConversations
+from sensor.flows.events import AnomalyEvent, PolicyViolationEvent
+from sensor.flows.model import DeviceConversations
 from sensor.observations import HealthData, StatusData, SwitchHealth
+from sensor.policy.summary import PolicySummary
 
 SchemaName = Literal["edge-sensor/v1"]
-
-
-class Peer(msgspec.Struct, frozen=True, kw_only=True):
-    ip: str
-    port: int
-    proto: int
-    dir: Literal["in", "out"]
-
-
-class Reason(msgspec.Struct, frozen=True, kw_only=True):
-    rule: str
-    why: str
-
-
-class AnomalyEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """A flow anomaly on ``events``: the device, the peer, and every reason."""
-
-    event: Literal["anomaly"]
-    device: str  # MAC when known, else the address
-    mac: str | None
-    ip: str
-    peer: Peer | None  # None for "volume above baseline"
-    rule: str  # the first reason's rule
-    reasons: list[Reason]
-    bytes: Counter
-    packets: Counter | None = None
-    window_start: float
-    window_end: float
-
-
-class PolicyViolationEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """A conversation the approved segmentation policy does not allow, on ``events``."""
-
-    event: Literal["policy_violation"]
-    device: str  # MAC when known, else the address
-    mac: str | None
-    ip: str
-    peer: Peer
-    service: str  # "tcp/2575", "icmp"
-    application: str | None  # "HL7 MLLP", an IANA name, or None
-    zone: str | None  # the device's zone in the approved policy ("external" when in none)
-    peer_zone: str | None
-    bytes: Counter
-    packets: Counter
-    rule: str | None  # the approved rule for the same source and service that would have applied, if any
-    policy_version: int
-    policy_hash: str
-    window_start: float
-    window_end: float
-
-
-class ZoneSummary(msgspec.Struct, frozen=True, kw_only=True):
-    zone: str
-    label: str
-    protected: bool
-    devices: int
-    addresses: int
-    rules_from: int  # approved rules with this zone as source
-    rules_to: int
-
-
-class PolicySummary(msgspec.Struct, frozen=True, kw_only=True):
-    """The retained ``policy`` message: which approved policy the sensor watches."""
-
-    version: int
-    hash: str  # sha256 of the zones' addresses and the approved rules
-    file: str
-    generated_at: str | None
-    rules: int
-    approved_rules: int
-    rejected_rules: int
-    stale_rules: int
-    zones: list[ZoneSummary]
 
 
 class _Envelope(msgspec.Struct, frozen=True, kw_only=True):

@@ -11,6 +11,12 @@ from typing import Any, Literal
 
 import msgspec
 
+from sensor.correlate.model import DeviceEvent, DeviceRecord
+from sensor.evidence.model import RegisterSummary
+from sensor.flows.events import AnomalyEvent, PolicyViolationEvent
+from sensor.flows.model import DeviceConversations
+from sensor.policy.summary import PolicySummary
+
 SCHEMA = "edge-sensor/v1"
 
 Kind = Literal["status", "device", "event", "switch", "flows", "health", "register", "policy"]
@@ -19,7 +25,7 @@ Kind = Literal["status", "device", "event", "switch", "flows", "health", "regist
 class Observation(msgspec.Struct, frozen=True, kw_only=True):
     kind: Kind
     topic: str  # suffix under edge-sensor/v1/{site}/{sensor_id}/
-    data: Any
+    data: Data
     retain: bool = False
     observed_at: float
 
@@ -105,32 +111,38 @@ def health_obs(data: HealthData, at: float) -> Observation:
     return Observation(kind="health", topic="health", data=data, observed_at=at)
 
 
-def switch_obs(name: str, data: Any, at: float) -> Observation:
+def switch_obs(name: str, data: SwitchHealth, at: float) -> Observation:
     return Observation(kind="switch", topic=f"switches/{name}", data=data, retain=True, observed_at=at)
 
 
-def device_obs(mac: str, data: Any, at: float) -> Observation:
+def device_obs(mac: str, data: DeviceRecord | None, at: float) -> Observation:
     """A device record; ``data=None`` forgets the device (an empty retained message)."""
     return Observation(kind="device", topic=f"devices/{mac}", data=data, retain=True, observed_at=at)
 
 
-def register_obs(data: Any, at: float) -> Observation:
+def register_obs(data: RegisterSummary, at: float) -> Observation:
     """The retained summary of the asset register's reconciliation with the network."""
     return Observation(kind="register", topic="register", data=data, retain=True, observed_at=at)
 
 
-def flows_obs(data: Any, at: float) -> Observation:
+def flows_obs(data: DeviceConversations, at: float) -> Observation:
     """One device's conversation summary for one window."""
     return Observation(kind="flows", topic="flows", data=data, observed_at=at)
 
 
-def policy_obs(data: Any, at: float) -> Observation:
+def policy_obs(data: PolicySummary, at: float) -> Observation:
     """The approved policy the sensor watches (retained): version, hash, per-zone summary."""
     return Observation(kind="policy", topic="policy", data=data, retain=True, observed_at=at)
 
 
-def event_obs(data: Any, at: float) -> Observation:
+def event_obs(data: DeviceEvent | AnomalyEvent | PolicyViolationEvent, at: float) -> Observation:
     return Observation(kind="event", topic="events", data=data, observed_at=at)
+
+
+# What an observation carries, by kind: the structs the JSON Schemas are generated from
+# (sensor/messages.py). None: a forgotten device (an empty retained message).
+Data = (StatusData | HealthData | SwitchHealth | DeviceRecord | DeviceEvent | AnomalyEvent | PolicyViolationEvent
+        | DeviceConversations | RegisterSummary | PolicySummary | None)
 
 
 def topic_base(prefix: str, site: str, sensor_id: str) -> str:

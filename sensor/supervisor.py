@@ -29,8 +29,8 @@ import structlog
 from sensor import __version__, notify
 from sensor.backoff import Backoff
 from sensor.config import Config
-from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.stage import CorrelatorStage
+from sensor.directory import DeviceDirectory
 from sensor.errors import SensorError, SourceError, StoreError, StoreFullError
 from sensor.metrics import Metrics
 from sensor.observations import HealthData, Observation, health_obs

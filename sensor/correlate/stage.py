@@ -30,11 +30,11 @@ import structlog
 
 from collectors.facts import Snapshot
 from sensor.config import Config
-from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.engine import Correlator
 from sensor.correlate.model import DeviceEvent
 from sensor.correlate.store import load_state, save_state, state_path
 from sensor.correlate.tracker import TrackerState
+from sensor.directory import DeviceDirectory
 from sensor.errors import StoreError
 from sensor.evidence.enrich import Evidence
 from sensor.metrics import Metrics

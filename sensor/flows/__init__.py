@@ -1,10 +1,6 @@
-"""Flows on the sensor side: per-device conversations, baselines and anomaly events.
+"""Flow stages: per-device conversations (``conversations``), baselines and anomalies (``baseline``),
+the flow source (``source``). The structs they publish are in ``model``.
 
-``conversations`` and ``baseline`` are pure; ``source`` is the continuous source
-the supervisor runs (the UDP listener from ``collectors.flows``, one window per
-cycle). The correlator plugs in through :class:`DeviceDirectory`.
+Import the modules themselves: this package's ``__init__`` imports nothing, so that the device
+directory can name ``sensor.flows.model`` without running the flow stages' imports.
 """
-
-from sensor.flows.conversations import Conversation, DeviceConversations, DeviceDirectory, StaticDirectory
-
-__all__ = ["Conversation", "DeviceConversations", "DeviceDirectory", "StaticDirectory"]

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import Any
 
 import msgspec
 
 from collectors.flows.table import U64
-from sensor.flows.conversations import Conversation, DeviceConversations, DeviceDirectory
+from sensor.directory import DeviceDirectory
+from sensor.flows.events import AnomalyEvent, Peer, Reason
+from sensor.flows.model import Conversation, DeviceConversations
 from sensor.ipnets import in_networks, networks
 
 ADMIN_PORTS: dict[int, str] = {
@@ -92,9 +93,9 @@ class Baselines:
         b = self.state.devices.get(device)
         return b is None or now < b.first_seen + self.learning_period
 
-    def update(self, windows: list[DeviceConversations], now: float) -> list[dict[str, Any]]:
+    def update(self, windows: list[DeviceConversations], now: float) -> list[AnomalyEvent]:
         """Learn from one window and return the anomaly events it raises."""
-        events: list[dict[str, Any]] = []
+        events: list[AnomalyEvent] = []
         for dc in windows:
             b = self.state.devices.get(dc.device)
             if b is None:
@@ -121,7 +122,7 @@ class Baselines:
                 reasons = self._reasons(dc, c, known, medical)
                 k = conv_key(c)
                 if reasons:
-                    fresh = [r for r in reasons if self._fresh(dc.device, r["rule"], c, now)]
+                    fresh = [r for r in reasons if self._fresh(dc.device, r.rule, c, now)]
                     if fresh:
                         events.append(self._event(dc, c, fresh, now))
                 if k not in known and len(b.peers) < self.max_peers:
@@ -131,13 +132,11 @@ class Baselines:
                     and volume > self.volume_factor * max(b.mean_bytes, 1.0)):
                 rule = "volume_above_baseline"
                 if self._fresh(dc.device, rule, None, now):
-                    events.append({
-                        "event": "anomaly", "device": dc.device, "mac": dc.mac, "ip": dc.ip,
-                        "peer": None, "rule": rule,
-                        "reasons": [{"rule": rule, "why": f"{volume} bytes this window, {self.volume_factor:g}x "
-                                                          f"above its usual {b.mean_bytes:.0f} bytes per window"}],
-                        "bytes": volume, "window_start": dc.window_start, "window_end": dc.window_end,
-                    })
+                    events.append(AnomalyEvent(
+                        event="anomaly", device=dc.device, mac=dc.mac, ip=dc.ip, peer=None, rule=rule,
+                        reasons=[Reason(rule=rule, why=f"{volume} bytes this window, {self.volume_factor:g}x "
+                                                       f"above its usual {b.mean_bytes:.0f} bytes per window")],
+                        bytes=volume, window_start=dc.window_start, window_end=dc.window_end))
             else:
                 self._volume(b, volume)
         self._expire(now)
@@ -150,31 +149,31 @@ class Baselines:
         b.mean_bytes += alpha * (volume - b.mean_bytes)
 
     def _reasons(self, dc: DeviceConversations, c: Conversation, known: set[str],
-                 medical: bool) -> list[dict[str, str]]:
-        reasons = []
+                 medical: bool) -> list[Reason]:
+        reasons: list[Reason] = []
         proto = PROTO_NAMES.get(c.proto, str(c.proto))
         external = is_routable(c.peer) and not in_networks(c.peer, self.internal)
         if c.dir == "out" and external and conv_key(c) not in known:
-            reasons.append({"rule": "new_external_destination",
-                            "why": f"{dc.device} opened {proto}/{c.port} to {c.peer}, outside the internal networks, "
-                                   f"never seen during its learning period"})
+            reasons.append(Reason(rule="new_external_destination",
+                            why=f"{dc.device} opened {proto}/{c.port} to {c.peer}, outside the internal networks, "
+                                   f"never seen during its learning period"))
         if c.dir == "out" and c.port in DNS_PORTS and c.proto in (6, 17) and not in_networks(c.peer, self.resolvers):
-            reasons.append({"rule": "dns_unlisted_resolver",
-                            "why": f"{dc.device} sent DNS to {c.peer}, which is not a configured resolver"})
+            reasons.append(Reason(rule="dns_unlisted_resolver",
+                            why=f"{dc.device} sent DNS to {c.peer}, which is not a configured resolver"))
         if medical and c.dir == "out" and c.proto == 6 and c.port in ADMIN_PORTS:
-            reasons.append({"rule": "admin_protocol_from_medical",
-                            "why": f"medical device {dc.device} opened {ADMIN_PORTS[c.port]} (tcp/{c.port}) "
-                                   f"to {c.peer}"})
+            reasons.append(Reason(rule="admin_protocol_from_medical",
+                            why=f"medical device {dc.device} opened {ADMIN_PORTS[c.port]} (tcp/{c.port}) "
+                                   f"to {c.peer}"))
         if medical and c.dir == "out":
             peer_mac = self.directory.resolve(c.peer)
             if self.directory.is_medical(peer_mac, c.peer):
-                reasons.append({"rule": "medical_to_medical",
-                                "why": f"medical device {dc.device} opened {proto}/{c.port} to medical device "
-                                       f"{peer_mac or c.peer}"})
+                reasons.append(Reason(rule="medical_to_medical",
+                                why=f"medical device {dc.device} opened {proto}/{c.port} to medical device "
+                                       f"{peer_mac or c.peer}"))
         if in_networks(c.peer, self.it_management):
-            reasons.append({"rule": "it_management",
-                            "why": f"{dc.device} talked {proto}/{c.port} ({c.dir}) with {c.peer}, "
-                                   f"in an IT-management network"})
+            reasons.append(Reason(rule="it_management",
+                            why=f"{dc.device} talked {proto}/{c.port} ({c.dir}) with {c.peer}, "
+                                   f"in an IT-management network"))
         return reasons
 
     def _fresh(self, device: str, rule: str, c: Conversation | None, now: float) -> bool:
@@ -191,14 +190,10 @@ class Baselines:
                 del self.state.fired[k]
 
     @staticmethod
-    def _event(dc: DeviceConversations, c: Conversation, reasons: list[dict[str, str]],
-               now: float) -> dict[str, Any]:
-        return {
-            "event": "anomaly",
-            "device": dc.device, "mac": dc.mac, "ip": dc.ip,
-            "peer": {"ip": c.peer, "port": c.port, "proto": c.proto, "dir": c.dir},
-            "rule": reasons[0]["rule"],
-            "reasons": reasons,
-            "bytes": min(c.bytes_out + c.bytes_in, U64), "packets": min(c.packets_out + c.packets_in, U64),
-            "window_start": dc.window_start, "window_end": dc.window_end,
-        }
+    def _event(dc: DeviceConversations, c: Conversation, reasons: list[Reason], now: float) -> AnomalyEvent:
+        return AnomalyEvent(
+            event="anomaly", device=dc.device, mac=dc.mac, ip=dc.ip,
+            peer=Peer(ip=c.peer, port=c.port, proto=c.proto, dir="in" if c.dir == "in" else "out"),
+            rule=reasons[0].rule, reasons=reasons,
+            bytes=min(c.bytes_out + c.bytes_in, U64), packets=min(c.packets_out + c.packets_in, U64),
+            window_start=dc.window_start, window_end=dc.window_end)

@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import Any
 
-import msgspec
-
-from collectors.flows.decode import NO_SAMPLING
 from collectors.flows.records import ip_text, mac_text
 from collectors.flows.table import U64, FlowTable, Source, source_label
-from sensor.ipnets import Network, in_networks, networks
-
-if TYPE_CHECKING:
-    from sensor.flows.summary import Summary
+from sensor.directory import DeviceDirectory
+from sensor.flows.model import Conversation, DeviceConversations
+from sensor.ipnets import Network, networks
 
 # Ports that name a service even above 1024 (clinical ones first).
 KNOWN_SERVICES: frozenset[int] = frozenset({
@@ -33,106 +29,6 @@ KNOWN_SERVICES: frozenset[int] = frozenset({
     8080, 8443, 8883,
 })  # fmt: skip
 PORT_PROTOS = frozenset({6, 17, 132, 33})
-
-
-class DeviceDirectory(Protocol):
-    """What the correlator and classifier know, as the flow aggregator needs it."""
-
-    def resolve(self, ip: str) -> str | None:
-        """The MAC of the end device that currently has ``ip``, or None."""
-        ...
-
-    def is_medical(self, mac: str | None, ip: str) -> bool:
-        """Whether the device (by MAC when known, else address) is a medical device."""
-        ...
-
-    def access_switch(self, mac: str) -> str | None:
-        """The name of the configured switch the device is plugged into, when known."""
-        ...
-
-    def add_window(self, conversations: Iterable[DeviceConversations]) -> None:
-        """One window's conversations, so the ports a device serves and uses feed classification."""
-        ...
-
-    def add_violations(self, macs: Iterable[str]) -> None:
-        """Devices in policy_violation events (one MAC per event and end), so they feed the risk score."""
-        ...
-
-    def set_monitoring(self, summaries: Mapping[str, Summary]) -> None:
-        """What monitoring saw per device (after each window), for the devices' controls."""
-        ...
-
-
-class StaticDirectory:
-    """A directory from configuration alone: addresses -> MACs given, medical prefixes."""
-
-    def __init__(self, macs: dict[str, str] | None = None, medical: Iterable[str] = (),
-                 medical_macs: Iterable[str] = (), switches: dict[str, str] | None = None) -> None:
-        self.macs = dict(macs or {})
-        self.switches = dict(switches or {})  # MAC -> access switch name
-        self.medical: list[Network] = networks(medical)
-        self.medical_macs = {m.lower() for m in medical_macs}
-
-    def resolve(self, ip: str) -> str | None:
-        return self.macs.get(ip)
-
-    def is_medical(self, mac: str | None, ip: str) -> bool:
-        if mac is not None and mac in self.medical_macs:
-            return True
-        return in_networks(ip, self.medical)
-
-    def access_switch(self, mac: str) -> str | None:
-        return self.switches.get(mac)
-
-    def add_window(self, conversations: Iterable[DeviceConversations]) -> None:
-        """Nothing to feed back: configuration alone knows no classes."""
-
-    def add_violations(self, macs: Iterable[str]) -> None:
-        """Nothing to feed back: configuration alone keeps no risk."""
-
-    def set_monitoring(self, summaries: Mapping[str, Summary]) -> None:
-        """Nothing to feed back: configuration alone keeps no device records."""
-
-
-# 64-bit counters: msgspec cannot check bounds beyond int64, so the bound is in the schema
-# for the hub, and the aggregation clamps to it.
-Counter = Annotated[int, msgspec.Meta(ge=0, extra_json_schema={"maximum": U64})]
-
-
-class Conversation(msgspec.Struct, frozen=True, array_like=True):
-    """Compact on the wire: [peer, port, proto, dir, bytes_out, bytes_in, packets_out, packets_in, flows,
-    exporters, sampling, sampling_from].
-
-    Counted once: when several exporters saw the conversation, the numbers are those
-    of the nearest (``exporters[0]``); the others are listed after it. Counters are
-    renormalized by the winner's sampling rate (1 in ``sampling``), announced as
-    ``sampling_from`` says.
-    """
-
-    peer: str
-    port: Annotated[int, msgspec.Meta(ge=0, le=65535)]
-    proto: Annotated[int, msgspec.Meta(ge=0, le=255)]
-    dir: str  # "out": the device opened it; "in": the peer did
-    bytes_out: Counter
-    bytes_in: Counter
-    packets_out: Counter
-    packets_in: Counter
-    flows: Counter
-    exporters: list[str] = msgspec.field(default_factory=list)  # "192.0.2.1 ipfix", the one counted first
-    sampling: Annotated[int, msgspec.Meta(ge=1, le=1 << 32)] = 1
-    sampling_from: str = NO_SAMPLING
-
-
-class DeviceConversations(msgspec.Struct, frozen=True, kw_only=True):
-    device: str  # MAC when known, else the address
-    mac: str | None
-    ip: str
-    window_start: float
-    window_end: float
-    bytes_out: Counter
-    bytes_in: Counter
-    conversations: list[Conversation]
-    peer_macs: dict[str, str] = msgspec.field(default_factory=dict)  # from flow L2 fields, when exported
 
 
 def _port_rank(port: int) -> int:

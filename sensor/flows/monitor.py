@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import structlog
 
-from sensor.flows.conversations import DeviceConversations
+from sensor.flows.events import FlowEvent, Peer, PolicyViolationEvent
+from sensor.flows.model import DeviceConversations
 from sensor.flows.summary import Summary
 from sensor.statefiles import write_atomic
 
@@ -52,11 +52,11 @@ class MonitorState(msgspec.Struct, kw_only=True):
     dropped_events: int = 0  # events beyond max_events of a device, ever
 
 
-def _service(peer: Mapping[str, Any] | None) -> str:
-    if not peer:
+def _service(peer: Peer | None) -> str:
+    if peer is None:
         return ""
-    proto = {1: "icmp", 6: "tcp", 17: "udp", 58: "ipv6-icmp", 132: "sctp"}.get(peer.get("proto", 0), "")
-    return f"{proto}/{peer.get('port')}" if peer.get("port") else proto
+    proto = {1: "icmp", 6: "tcp", 17: "udp", 58: "ipv6-icmp", 132: "sctp"}.get(peer.proto, "")
+    return f"{proto}/{peer.port}" if peer.port else proto
 
 
 class Monitor:
@@ -77,7 +77,7 @@ class Monitor:
             d = self.state.devices[mac] = DeviceMonitor()
         return d
 
-    def add_window(self, convs: Iterable[DeviceConversations], events: Iterable[Mapping[str, Any]], end: float,
+    def add_window(self, convs: Iterable[DeviceConversations], events: Iterable[FlowEvent], end: float,
                    baselines: Mapping[str, tuple[float, float]] | None = None,
                    resolve: Callable[[str], str | None] | None = None) -> None:
         """Fold one window: each device's flows, its baseline (first seen, learning until) and its events
@@ -96,23 +96,20 @@ class Monitor:
             if b is not None:
                 d.baseline_since, d.learning_until = b
         for ev in events:
-            macs = [ev.get("mac")]
-            peer_ip = (ev.get("peer") or {}).get("ip")
-            if ev.get("event") == "policy_violation" and resolve is not None and peer_ip:
-                macs.append(resolve(str(peer_ip)))
+            macs = [ev.mac]
+            if isinstance(ev, PolicyViolationEvent) and resolve is not None:
+                macs.append(resolve(ev.peer.ip))
             for mac in {m for m in macs if m}:
                 d = self._device(mac)
                 if d is None:
                     continue
-                if ev.get("event") == "policy_violation":
-                    rule = str(ev.get("rule") or "")
-                    detail = (f"{ev.get('zone')} <-> {ev.get('peer_zone')}: {ev.get('service')} not allowed by "
-                              f"policy version {ev.get('policy_version')}")
+                rule = ev.rule or ""
+                if isinstance(ev, PolicyViolationEvent):
+                    detail = (f"{ev.zone} <-> {ev.peer_zone}: {ev.service} not allowed by "
+                              f"policy version {ev.policy_version}")
                 else:
-                    rule = str(ev.get("rule") or "")
-                    detail = "; ".join(str(r.get("why", "")) for r in ev.get("reasons") or ())
-                peer = ev.get("peer") or {}
-                d.events.append(Noted(end, str(ev.get("event")), rule, str(peer.get("ip", "")), _service(peer),
+                    detail = "; ".join(r.why for r in ev.reasons)
+                d.events.append(Noted(end, ev.event, rule, ev.peer.ip if ev.peer else "", _service(ev.peer),
                                       detail[:500]))
                 if len(d.events) > self.max_events:
                     self.state.dropped_events += len(d.events) - self.max_events

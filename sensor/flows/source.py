@@ -23,9 +23,12 @@ import structlog
 
 from collectors.flows import Decoder, FlowCollector, FlowListener, FlowTable, parse_listen
 from sensor.config import Config, FlowsSection, PolicySection
+from sensor.directory import DeviceDirectory
 from sensor.errors import SourceError
 from sensor.flows.baseline import Baselines, BaselineState
-from sensor.flows.conversations import Aggregator, DeviceConversations, DeviceDirectory, StaticDirectory
+from sensor.flows.conversations import Aggregator
+from sensor.flows.events import FlowEvent, PolicyViolationEvent
+from sensor.flows.model import DeviceConversations
 from sensor.flows.monitor import Monitor, load_monitor, save_monitor
 from sensor.metrics import Metrics
 from sensor.observations import event_obs, flows_obs, policy_obs
@@ -50,7 +53,7 @@ class FlowSource:
         self.policy_cfg = policy or PolicySection()
         self.state_dir = Path(state_dir)
         self.dir = Path(state_dir) / "flows"
-        self.directory: DeviceDirectory = directory or StaticDirectory(medical=flows.medical)
+        self.directory: DeviceDirectory = directory or DeviceDirectory(medical_prefixes=flows.medical)
         self.clock = clock
         self.decoder = Decoder(max_exporters=flows.max_exporters,
                                max_templates_per_exporter=flows.max_templates_per_exporter,
@@ -77,7 +80,7 @@ class FlowSource:
         self.window_start: float | None = None
         self._synced: dict[str, int] = {}
         self.last_conversations: list[DeviceConversations] = []
-        self.last_events: list[dict[str, Any]] = []
+        self.last_events: list[FlowEvent] = []
         # `sensor run --once` says how long the window still has to go; the service does not.
         self.countdown = False
         # exporter -> [datagrams, records] this window and the last whole window (for `sensor status`)
@@ -146,9 +149,9 @@ class FlowSource:
             self.listener = None
 
     def window(self, table: FlowTable, start: float, end: float) -> tuple[list[DeviceConversations],
-                                                                         list[dict[str, Any]]]:
+                                                                         list[FlowEvent]]:
         convs = self.aggregator.summarize(table, start, end)
-        events = self.baselines.update(convs, end)
+        events: list[FlowEvent] = list(self.baselines.update(convs, end))
         dropped = self.matrix.state.dropped
         self.matrix.add_window(convs, end)
         if self.matrix.state.dropped > dropped:
@@ -156,7 +159,7 @@ class FlowSource:
                         max_flows=self.policy_cfg.max_flows)
         if self.watch is not None:
             self.watch.reload()
-            events = events + self.watch.check(convs, end)
+            events.extend(self.watch.check(convs, end))
         return convs, events
 
     async def finish_window(self, ctx: SourceContext) -> None:
@@ -170,8 +173,8 @@ class FlowSource:
         self.by_exporter = {}
         convs, events = self.window(table, start, end)
         self.directory.add_window(convs)
-        violators = [m for ev in events if ev["event"] == "policy_violation"
-                     for m in (ev["mac"], self.directory.resolve(ev["peer"]["ip"])) if m]
+        violators = [m for ev in events if isinstance(ev, PolicyViolationEvent)
+                     for m in (ev.mac, self.directory.resolve(ev.peer.ip)) if m]
         if violators:
             self.directory.add_violations(violators)
         lp = self.baselines.learning_period
@@ -182,13 +185,13 @@ class FlowSource:
         self.directory.set_monitoring(self.monitor.summaries(end))
         self.last_conversations, self.last_events = convs, events
         for dc in convs:
-            await ctx.emit(flows_obs(msgspec.to_builtins(dc), end))
+            await ctx.emit(flows_obs(dc, end))
         for ev in events:
-            if ev["event"] == "policy_violation":
-                ctx.log.info("policy violation", device=ev["device"], peer=ev["peer"], rule=ev["rule"])
+            if isinstance(ev, PolicyViolationEvent):
+                ctx.log.info("policy violation", device=ev.device, peer=msgspec.to_builtins(ev.peer), rule=ev.rule)
             else:
-                ctx.log.info("flow anomaly", device=ev["device"], peer=ev["peer"],
-                             reasons=[r["rule"] for r in ev["reasons"]])
+                ctx.log.info("flow anomaly", device=ev.device, peer=msgspec.to_builtins(ev.peer),
+                             reasons=[r.rule for r in ev.reasons])
             await ctx.emit(event_obs(ev, end))
         if self.watch is not None and self.watch.digest != self.watch.published:
             summary = self.watch.summary()
@@ -211,7 +214,7 @@ class FlowSource:
         ctx.metrics.inc("flows.overflow_records", table.overflow_records)
         ctx.metrics.inc("flows.counters_clamped", table.clamped_records)
         ctx.metrics.inc("flows.windows")
-        violations = sum(ev["event"] == "policy_violation" for ev in events)
+        violations = sum(isinstance(ev, PolicyViolationEvent) for ev in events)
         ctx.metrics.inc("flows.anomalies", len(events) - violations)
         ctx.metrics.inc("policy.violations", violations)
         ctx.metrics.set("flows.devices", len(convs))

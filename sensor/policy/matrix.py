@@ -20,7 +20,7 @@ from pathlib import Path
 import msgspec
 import structlog
 
-from sensor.flows.conversations import DeviceConversations
+from sensor.flows.model import DeviceConversations
 from sensor.statefiles import write_atomic
 
 log = structlog.get_logger("sensor.policy")

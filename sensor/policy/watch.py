@@ -15,20 +15,22 @@ hash (of zones' addresses and approved rules), and a summary per zone.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import structlog
 
 from collectors.flows.table import U64
 from sensor.errors import ConfigError
-from sensor.flows.conversations import DeviceConversations
+from sensor.flows.events import Peer, PolicyViolationEvent
+from sensor.flows.model import DeviceConversations
 from sensor.policy.apps import PROTO_NAMES, application
 from sensor.policy.document import PolicyDoc, load_policy
 from sensor.policy.match import Matcher
+from sensor.policy.summary import PolicySummary, ZoneSummary
 from sensor.statefiles import write_atomic
 
 log = structlog.get_logger("sensor.policy")
+
 
 
 class WatchState(msgspec.Struct, kw_only=True):
@@ -85,7 +87,7 @@ class PolicyWatch:
                  approved_rules=len(doc.approved()), hash=self.digest[:12])
         return True
 
-    def summary(self) -> dict[str, Any] | None:
+    def summary(self) -> PolicySummary | None:
         """The retained ``policy`` message's data, or None without a policy."""
         doc = self.doc
         if doc is None:
@@ -94,22 +96,22 @@ class PolicyWatch:
         approved = doc.approved()
         for z in doc.zone:
             key = f"zone:{z.name}"
-            zones.append({"zone": z.name, "label": z.label, "protected": z.protected, "devices": z.devices,
-                          "addresses": len(z.addresses),
-                          "rules_from": sum(key in r.source for r in approved),
-                          "rules_to": sum(key in r.destination for r in approved)})
-        return {"version": doc.policy.version, "hash": self.digest, "file": str(self.path),
-                "generated_at": doc.policy.generated_at or None, "rules": len(doc.rule),
-                "approved_rules": len(approved),
-                "rejected_rules": sum(r.state == "rejected" for r in doc.rule),
-                "stale_rules": sum(r.stale for r in doc.rule), "zones": zones}
+            zones.append(ZoneSummary(zone=z.name, label=z.label, protected=z.protected, devices=z.devices,
+                                     addresses=len(z.addresses),
+                                     rules_from=sum(key in r.source for r in approved),
+                                     rules_to=sum(key in r.destination for r in approved)))
+        return PolicySummary(version=doc.policy.version, hash=self.digest, file=str(self.path),
+                             generated_at=doc.policy.generated_at or None, rules=len(doc.rule),
+                             approved_rules=len(approved),
+                             rejected_rules=sum(r.state == "rejected" for r in doc.rule),
+                             stale_rules=sum(r.stale for r in doc.rule), zones=zones)
 
-    def check(self, windows: list[DeviceConversations], now: float) -> list[dict[str, Any]]:
+    def check(self, windows: list[DeviceConversations], now: float) -> list[PolicyViolationEvent]:
         """The window's violations, de-duplicated and rate-limited."""
         m, doc = self.matcher, self.doc
         if m is None or doc is None:
             return []
-        events: list[dict[str, Any]] = []
+        events: list[PolicyViolationEvent] = []
         seen: set[tuple[str, str, int, int]] = set()
         fired = self.state.fired
         for dc in windows:
@@ -127,17 +129,16 @@ class PolicyWatch:
                     continue
                 fired[fk] = now
                 mine, theirs = (v.client_zone, v.server_zone) if c.dir == "out" else (v.server_zone, v.client_zone)
-                events.append({
-                    "event": "policy_violation", "device": dc.device, "mac": dc.mac, "ip": dc.ip,
-                    "peer": {"ip": c.peer, "port": c.port, "proto": c.proto, "dir": c.dir},
-                    "service": f"{PROTO_NAMES.get(c.proto, str(c.proto))}/{c.port}" if c.port
-                               else PROTO_NAMES.get(c.proto, str(c.proto)),
-                    "application": application(c.proto, c.port), "zone": mine, "peer_zone": theirs,
-                    "bytes": min(c.bytes_out + c.bytes_in, U64), "packets": min(c.packets_out + c.packets_in, U64),
-                    "rule": v.nearest.id if v.nearest else None,
-                    "policy_version": doc.policy.version, "policy_hash": self.digest,
-                    "window_start": dc.window_start, "window_end": dc.window_end,
-                })
+                events.append(PolicyViolationEvent(
+                    event="policy_violation", device=dc.device, mac=dc.mac, ip=dc.ip,
+                    peer=Peer(ip=c.peer, port=c.port, proto=c.proto, dir="in" if c.dir == "in" else "out"),
+                    service=f"{PROTO_NAMES.get(c.proto, str(c.proto))}/{c.port}" if c.port
+                            else PROTO_NAMES.get(c.proto, str(c.proto)),
+                    application=application(c.proto, c.port), zone=mine, peer_zone=theirs,
+                    bytes=min(c.bytes_out + c.bytes_in, U64), packets=min(c.packets_out + c.packets_in, U64),
+                    rule=v.nearest.id if v.nearest else None,
+                    policy_version=doc.policy.version, policy_hash=self.digest,
+                    window_start=dc.window_start, window_end=dc.window_end))
         if len(fired) > self.max_fired:
             for k in [k for k, t in fired.items() if now - t >= self.realert]:
                 del fired[k]

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sensor.config import load_config
-from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.engine import Correlator
-from sensor.flows.conversations import Conversation, DeviceConversations
+from sensor.directory import DeviceDirectory
+from sensor.flows.model import Conversation, DeviceConversations
 from tests.correlate.factory import IPS, MON, PUMP, WS, dist, sw1
 
 # A modality from a vendor no rule knows (a locally administered MAC: no OUI at all).

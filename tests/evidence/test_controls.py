@@ -13,6 +13,7 @@ from sensor.correlate.model import Attachment, Classification, DeviceRecord, IpA
 from sensor.correlate.stage import load_policy_info
 from sensor.evidence.controls import ControlsContext, apply_controls
 from sensor.evidence.model import AdvisoryMatch, Cve, RegisterFields
+from sensor.flows.events import Peer, PolicyViolationEvent
 from sensor.flows.monitor import Monitor, load_monitor, save_monitor
 from sensor.policy.zones import Zoning
 from tests.policy import scenario as sc
@@ -114,9 +115,11 @@ def test_controls_follow_policy_export_monitoring_and_register(tmp_path: Path) -
 
 def test_monitor_counts_events_for_both_ends_and_forgets_after_30_days() -> None:
     mon = Monitor(max_events=3)
-    ev = {"event": "policy_violation", "mac": PUMP, "peer": {"ip": "10.40.0.11", "port": 23, "proto": 6},
-          "zone": "medication_delivery", "peer_zone": "clinical_workstations", "service": "tcp/23",
-          "policy_version": 1, "rule": None}
+    ev = PolicyViolationEvent(
+        event="policy_violation", device=PUMP, mac=PUMP, ip="10.30.0.22",
+        peer=Peer(ip="10.40.0.11", port=23, proto=6, dir="in"), zone="medication_delivery",
+        peer_zone="clinical_workstations", service="tcp/23", application="telnet", bytes=0, packets=0,
+        policy_version=1, policy_hash="h", rule=None, window_start=T0, window_end=T0)
     for i in range(5):
         mon.add_window([], [ev], T0 + i, resolve=sc.directory().resolve)
     s = mon.summaries(T0 + 10)

@@ -6,18 +6,15 @@ import ipaddress
 import json
 import subprocess
 import sys
+from typing import Any
 
 import msgspec
 
 from collectors.flows import Decoder, FlowTable
+from sensor.directory import DeviceDirectory
 from sensor.flows.baseline import Baselines, BaselineState
-from sensor.flows.conversations import (
-    Aggregator,
-    Conversation,
-    DeviceConversations,
-    StaticDirectory,
-    service_side,
-)
+from sensor.flows.conversations import Aggregator, service_side
+from sensor.flows.model import Conversation, DeviceConversations
 from tests.flows.build import (
     FLOW_FIELDS,
     data_set,
@@ -46,8 +43,8 @@ def table(*recs: bytes) -> FlowTable:
     return t
 
 
-def directory() -> StaticDirectory:
-    return StaticDirectory({PUMP: PUMP_MAC, MON: MON_MAC}, medical_macs=[PUMP_MAC, MON_MAC])
+def directory() -> DeviceDirectory:
+    return DeviceDirectory(macs={PUMP: PUMP_MAC, MON: MON_MAC}, medical_macs=[PUMP_MAC, MON_MAC])
 
 
 def test_service_side() -> None:
@@ -74,9 +71,9 @@ def make(learning: float = 100.0, **kw: object) -> Baselines:
                      it_management=["198.18.99.0/24"], learning_period=learning, realert=3600, **kw)  # type: ignore[arg-type]
 
 
-def run(b: Baselines, t: FlowTable, now: float) -> list[dict[str, object]]:
+def run(b: Baselines, t: FlowTable, now: float) -> list[dict[str, Any]]:
     convs = Aggregator(directory(), INTERNAL).summarize(t, now - 300, now)
-    events = b.update(convs, now)
+    events = [msgspec.to_builtins(e) for e in b.update(convs, now)]  # typed events, as published
     # What would be published matches the shipped JSON Schemas (flows and event messages).
     for kind, data in [*(("flows", msgspec.to_builtins(c)) for c in convs), *(("event", e) for e in events)]:
         env = {"schema": "edge-sensor/v1", "kind": kind, "site": "lab", "sensor": "t", "seq": 1,
@@ -117,7 +114,7 @@ def test_volume_far_above_baseline() -> None:
 def test_bounded_devices_and_peers() -> None:
     recs = [flow_record(str(ipaddress.ip_address("198.18.10.0") + i), "203.0.113.1", 40000, 443, 6, 1, 1)
             for i in range(1, 60)]
-    agg = Aggregator(StaticDirectory(), INTERNAL, max_devices=10)
+    agg = Aggregator(DeviceDirectory(), INTERNAL, max_devices=10)
     assert len(agg.summarize(table(*recs), 0, 1)) == 10 and agg.dropped > 0
 
 
@@ -186,14 +183,14 @@ def test_the_device_access_switch_wins_over_a_router_then_preference_then_config
     only_far = [(PUMP, "198.18.30.5", 40001, 104, 6, 77, 1)]  # a conversation only the router saw
     t = exported((SW1, "v9", near), (DIST, "ipfix", far + only_far))
     switches = {SW1: "sw1", DIST: "dist"}
-    on_sw1 = StaticDirectory({PUMP: PUMP_MAC}, switches={PUMP_MAC: "sw1"})
+    on_sw1 = DeviceDirectory(macs={PUMP: PUMP_MAC}, switches={PUMP_MAC: "sw1"})
     convs = Aggregator(on_sw1, INTERNAL, switch_exporters=switches).summarize(t, 0, 300)
     c = hl7_of(convs)
     assert (c.bytes_out, c.exporters) == (1000, [f"{SW1} v9", f"{DIST} ipfix"])
     (dc,) = [d for d in convs if d.device == PUMP_MAC]
     assert dc.bytes_out == 1000 + 77  # one exporter each: both counted
     # attachment unknown: prefer_exporters decides, before any configured switch
-    unknown = StaticDirectory({PUMP: PUMP_MAC})
+    unknown = DeviceDirectory(macs={PUMP: PUMP_MAC})
     c = hl7_of(Aggregator(unknown, INTERNAL, switch_exporters=switches, prefer_exporters=[DIST]).summarize(t, 0, 300))
     assert (c.bytes_out, c.exporters[0]) == (1100, f"{DIST} ipfix")
     # neither: a configured switch before an unknown exporter

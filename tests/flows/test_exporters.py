@@ -23,8 +23,11 @@ import pytest
 
 from collectors.flows import Decoder, FlowCollector, FlowListener, batch_dicts
 from sensor.config import FlowsSection
+from sensor.directory import DeviceDirectory
 from sensor.flows.baseline import Baselines, BaselineState
-from sensor.flows.conversations import Aggregator, Conversation, DeviceConversations, StaticDirectory
+from sensor.flows.conversations import Aggregator
+from sensor.flows.events import Reason
+from sensor.flows.model import Conversation, DeviceConversations
 from sensor.flows.source import FlowSource
 from sensor.metrics import Metrics
 from tests.flows.build import (
@@ -80,7 +83,7 @@ async def over_udp(datagrams: Sequence[bytes], exporter: tuple[str, int, str] = 
 
 
 def conversations(coll: FlowCollector) -> list[Conversation]:
-    agg = Aggregator(StaticDirectory({PUMP: PUMP_MAC}), INTERNAL)
+    agg = Aggregator(DeviceDirectory(macs={PUMP: PUMP_MAC}), INTERNAL)
     (dc,) = [d for d in agg.summarize(coll.table, 0, 300) if d.device == PUMP_MAC]
     return dc.conversations
 
@@ -295,7 +298,7 @@ async def test_counters_beyond_64_bits_are_clamped_counted_and_bounded_in_the_sc
                 data_set(500, struct.pack("!II", 1, 2**32 - 1)), data_set(300, big, big2))
     coll = await over_udp([msg])
     assert coll.table.clamped_records == 2
-    agg = Aggregator(StaticDirectory({PUMP: PUMP_MAC}), INTERNAL)
+    agg = Aggregator(DeviceDirectory(macs={PUMP: PUMP_MAC}), INTERNAL)
     convs = agg.summarize(coll.table, 0, 300)
     (dc,) = [d for d in convs if d.device == PUMP_MAC]
     (c,) = dc.conversations
@@ -311,7 +314,7 @@ async def test_counters_beyond_64_bits_are_clamped_counted_and_bounded_in_the_sc
         validate_message("edge-sensor/v1/lab/t/flows", json.dumps(env).encode())
     # baselines: the volume stays in 64 bits, so does the mean and any event
     state = BaselineState()
-    base = Baselines(state, StaticDirectory({PUMP: PUMP_MAC}), internal=INTERNAL, learning_period=0,
+    base = Baselines(state, DeviceDirectory(macs={PUMP: PUMP_MAC}), internal=INTERNAL, learning_period=0,
                      volume_min_bytes=1)
     small = DeviceConversations(device=PUMP_MAC, mac=PUMP_MAC, ip=PUMP, window_start=0, window_end=300,
                                 bytes_out=1, bytes_in=0, conversations=[])
@@ -320,11 +323,11 @@ async def test_counters_beyond_64_bits_are_clamped_counted_and_bounded_in_the_sc
     both = DeviceConversations(device=PUMP_MAC, mac=PUMP_MAC, ip=PUMP, window_start=0, window_end=300,
                                bytes_out=U64, bytes_in=U64, conversations=[])
     (ev,) = base.update([both], 2000)
-    assert ev["rule"] == "volume_above_baseline" and ev["bytes"] == U64 and base.clamped == 1
+    assert ev.rule == "volume_above_baseline" and ev.bytes == U64 and base.clamped == 1
     assert state.devices[PUMP_MAC].mean_bytes <= U64
     huge = Conversation("203.0.113.5", 443, 6, "out", U64, U64, U64, U64, 1)
-    ev = Baselines._event(both, huge, [{"rule": "new_external_destination", "why": "-"}], 2000)
-    assert ev["bytes"] == ev["packets"] == U64
+    ev = Baselines._event(both, huge, [Reason(rule="new_external_destination", why="-")], 2000)
+    assert ev.bytes == ev.packets == U64
 
 
 def test_an_options_template_flood_does_not_evict_templates_in_use() -> None:

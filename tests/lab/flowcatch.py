@@ -21,12 +21,13 @@ import msgspec
 import structlog
 
 from collectors.flows import FlowCollector, FlowListener
+from sensor.directory import DeviceDirectory
 from sensor.flows.baseline import Baselines, BaselineState
-from sensor.flows.conversations import Aggregator, StaticDirectory
+from sensor.flows.conversations import Aggregator
 
 
 async def main(cfg: dict) -> None:
-    directory = StaticDirectory(cfg["macs"], medical_macs=cfg["medical_macs"])
+    directory = DeviceDirectory(macs=cfg["macs"], medical_macs=cfg["medical_macs"])
     parts = {}
 
     def part(coll: FlowCollector, lst: FlowListener) -> tuple[Any, ...]:

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from collectors.flows import Decoder, FlowTable
-from sensor.flows.conversations import Aggregator, DeviceConversations, StaticDirectory
+from sensor.directory import DeviceDirectory
+from sensor.flows.conversations import Aggregator
+from sensor.flows.model import DeviceConversations
 from sensor.metrics import Metrics
 from sensor.observations import device_obs
 from sensor.publish.outbox import Outbox
@@ -57,8 +59,8 @@ def window_records(i: int) -> list[bytes]:
     return recs
 
 
-def directory() -> StaticDirectory:
-    return StaticDirectory(dict(MACS), medical_macs=[*PUMPS.values(), *MONITORS.values()])
+def directory() -> DeviceDirectory:
+    return DeviceDirectory(macs=dict(MACS), medical_macs=[*PUMPS.values(), *MONITORS.values()])
 
 
 def windows(n: int = 6, start: float | None = None) -> list[tuple[float, list[DeviceConversations]]]:

@@ -103,7 +103,7 @@ def test_reproposal_keeps_decisions_adds_new_and_marks_stale() -> None:
     m2 = matrix()
     for end, convs in sc.windows(1, later - 300):
         m2.add_window([c for c in convs if c.ip in sc.MONITORS or c.ip == sc.CENTRAL], end)
-    from sensor.flows.conversations import Conversation, DeviceConversations
+    from sensor.flows.model import Conversation, DeviceConversations
 
     m2.add_window([DeviceConversations(device="00:09:fb:00:00:32", mac="00:09:fb:00:00:32", ip="10.30.0.32",
                                        window_start=later - 300, window_end=later, bytes_out=10, bytes_in=10,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -56,9 +57,13 @@ def test_violations_deduplicated_realerted_and_valid(tmp_path: Path) -> None:
     attempt = [flow_record("10.40.0.11", "10.30.0.22", 52001, 23, 6, 300, 4),  # workstation telnet to a pump
                flow_record("10.30.0.22", "10.40.0.11", 23, 52001, 6, 60, 2),
                flow_record("10.30.0.23", "198.51.100.9", 53002, 443, 6, 900, 6)]  # pump to the outside
-    _, events = src.window(sc.table(normal), T0 + 3000, T0 + 3300)
+    def window(s: Any, records: Any, start: float, end: float) -> tuple[Any, list[dict[str, Any]]]:
+        convs, evs = s.window(sc.table(records), start, end)
+        return convs, [msgspec.to_builtins(e) for e in evs]  # typed events, as published
+
+    _, events = window(src, normal, T0 + 3000, T0 + 3300)
     assert [e for e in events if e["event"] == "policy_violation"] == []  # everything observed was approved
-    _, events = src.window(sc.table(normal + attempt), T0 + 3300, T0 + 3600)
+    _, events = window(src, normal + attempt, T0 + 3300, T0 + 3600)
     v = [e for e in events if e["event"] == "policy_violation"]
     # the workstation's attempt is one event although both ends are devices
     assert sorted((e["ip"], e["peer"]["ip"], e["peer"]["port"]) for e in v) == [
@@ -71,14 +76,14 @@ def test_violations_deduplicated_realerted_and_valid(tmp_path: Path) -> None:
     for e in v:
         validate_message("edge-sensor/v1/lab/t/events", envelope("event", e))
     # the same attempt in the next window is not repeated before realert (1h) ...
-    _, events = src.window(sc.table(normal + attempt), T0 + 3600, T0 + 3900)
+    _, events = window(src, normal + attempt, T0 + 3600, T0 + 3900)
     assert [e for e in events if e["event"] == "policy_violation"] == []
     src.persist()
     # ... also after a restart; after realert it fires again
     src2 = source(tmp_path)
-    _, events = src2.window(sc.table(attempt), T0 + 4000, T0 + 4300)
+    _, events = window(src2, attempt, T0 + 4000, T0 + 4300)
     assert [e for e in events if e["event"] == "policy_violation"] == []
-    _, events = src2.window(sc.table(attempt), T0 + 7300, T0 + 7600)
+    _, events = window(src2, attempt, T0 + 7300, T0 + 7600)
     assert len([e for e in events if e["event"] == "policy_violation"]) == 2
 
 
@@ -86,8 +91,10 @@ def test_retained_policy_message_and_reload(tmp_path: Path) -> None:
     path = tmp_path / "approved.toml"
     approved_file(path)
     w = PolicyWatch(path, tmp_path)
-    s = w.summary()
-    assert s is not None and s["approved_rules"] == 4 and len(s["hash"]) == 64
+    summary = w.summary()
+    assert summary is not None
+    s = msgspec.to_builtins(summary)
+    assert s["approved_rules"] == 4 and len(s["hash"]) == 64
     zones = {z["zone"]: z for z in s["zones"]}
     assert zones["medication_delivery"]["rules_from"] == 2 and zones["medication_delivery"]["devices"] == 3
     validate_message("edge-sensor/v1/lab/t/policy", envelope("policy", s))
@@ -102,13 +109,13 @@ def test_retained_policy_message_and_reload(tmp_path: Path) -> None:
     approved_file(path)
     path.write_text(path.read_text().replace('\nstate = "approved"', '\nstate = "rejected"', 1))
     os.utime(path, (T0 + 1, T0 + 1))
-    assert w.reload() and w.digest != first and w.summary()["approved_rules"] == 3  # type: ignore[index]
+    assert w.reload() and w.digest != first and w.summary().approved_rules == 3  # type: ignore[union-attr]
 
 
 def test_violations_feed_the_risk_score() -> None:
     from sensor.classify.risk import Policy, assess
-    from sensor.correlate.directory import DeviceDirectory
     from sensor.correlate.model import Classification
+    from sensor.directory import DeviceDirectory
 
     d = DeviceDirectory(internal_prefixes=sc.INTERNAL)
     d.add_window([c for _, convs in sc.windows(1, T0) for c in convs])

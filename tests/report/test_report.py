@@ -23,7 +23,8 @@ import pytest
 
 from collectors.facts import LldpNeighbor, Snapshot
 from sensor.config import load_config
-from sensor.flows.conversations import Conversation, DeviceConversations
+from sensor.flows.events import Peer, PolicyViolationEvent
+from sensor.flows.model import Conversation, DeviceConversations
 from sensor.flows.monitor import Monitor, save_monitor
 from sensor.policy.matrix import Entry, Matrix, MatrixState, save_matrix
 from sensor.sources import SourceContext
@@ -103,9 +104,10 @@ def _flows_state(state: Path, now: float) -> None:
     conv = DeviceConversations(device=PUMP, mac=PUMP, ip=IPS[PUMP], window_start=now - 600, window_end=now - 300,
                                bytes_out=5000, bytes_in=800,
                                conversations=[Conversation(PHARMACY, 2575, 6, "out", 5000, 800, 20, 10, 4)])
-    violation = {"event": "policy_violation", "mac": PUMP, "peer": {"ip": IPS[WS], "port": 23, "proto": 6},
-                 "zone": "medication_delivery", "peer_zone": "clinical_workstations", "service": "tcp/23",
-                 "policy_version": 3, "rule": None}
+    violation = PolicyViolationEvent(
+        event="policy_violation", device=PUMP, mac=PUMP, ip=IPS[PUMP], peer=Peer(ip=IPS[WS], port=23, proto=6, dir="in"),
+        zone="medication_delivery", peer_zone="clinical_workstations", service="tcp/23", application="telnet",
+        bytes=0, packets=0, policy_version=3, policy_hash="h", rule=None, window_start=now - 600, window_end=now - 300)
     mon.add_window([conv], [violation], now - 300, {PUMP: (now - 30 * 86400, now - 23 * 86400)})
     save_monitor(mon.state, state)
 

@@ -18,18 +18,25 @@ from sensor.ipnets import Network, in_networks, networks
 
 if TYPE_CHECKING:
     from sensor.correlate.model import DeviceRecord
-    from sensor.flows.conversations import DeviceConversations
+    from sensor.flows.model import DeviceConversations
     from sensor.flows.summary import Summary
 
 
 
 class DeviceDirectory:
-    """IP -> MAC and "is it medical" for flows; per-MAC FlowHints for the classifier."""
+    """IP -> MAC and "is it medical" for flows; per-MAC FlowHints for the classifier.
 
-    def __init__(self, medical_prefixes: Iterable[str] = (), internal_prefixes: Iterable[str] = ()) -> None:
-        self._ip_to_mac: dict[str, str] = {}
-        self._mac_to_switch: dict[str, str] = {}
-        self._medical_macs: frozenset[str] = frozenset()
+    The one directory type: the supervisor's is filled by the correlator; one made from
+    configuration alone (``macs``, ``medical_macs``, ``switches``: a flow source without a
+    correlator, ``sensor flows``, tests) answers from what it was given.
+    """
+
+    def __init__(self, medical_prefixes: Iterable[str] = (), internal_prefixes: Iterable[str] = (), *,
+                 macs: Mapping[str, str] | None = None, medical_macs: Iterable[str] = (),
+                 switches: Mapping[str, str] | None = None) -> None:
+        self._ip_to_mac: dict[str, str] = dict(macs or {})
+        self._mac_to_switch: dict[str, str] = dict(switches or {})  # MAC -> access switch name
+        self._medical_macs: frozenset[str] = frozenset(m.lower() for m in medical_macs)
         self._medical_nets: list[Network] = networks(medical_prefixes)
         self._internal: list[Network] = networks(internal_prefixes)
         self._hints: dict[str, FlowHints] = {}
@@ -66,7 +73,7 @@ class DeviceDirectory:
         self._monitoring = summaries
         self.monitoring_set = True
 
-    # -- the flow collector's DeviceDirectory protocol ------------------------
+    # -- for the flow collector ----------------------------------------------
     def resolve(self, ip: str) -> str | None:
         return self._ip_to_mac.get(ip)
 
