@@ -373,7 +373,7 @@ class Campus:
 
 
 def _col(base: str, col: int) -> tuple[int, ...]:
-    return tuple(int(p) for p in base.split(".")) + (col,)
+    return (*tuple(int(p) for p in base.split(".")), col)
 
 
 IF = "1.3.6.1.2.1.2.2.1"
@@ -436,17 +436,17 @@ class Builder:
 
     def vlans(self) -> None:
         for v in VLANS:
-            self.add(_col("1.3.6.1.2.1.17.7.1.4.2.1", 3) + (0, v), v_gauge(v))
+            self.add((*_col("1.3.6.1.2.1.17.7.1.4.2.1", 3), 0, v), v_gauge(v))
 
     def neighbour(self, ifindex: int, ip: bytes | None, mac: bytes, v6: list[bytes] = ()) -> None:  # type: ignore[assignment]
         if ip is not None:
-            self.add(_col("1.3.6.1.2.1.4.35.1", 4) + (ifindex, 1, 4, *ip), v_str(mac))
-            self.add(_col("1.3.6.1.2.1.4.35.1", 6) + (ifindex, 1, 4, *ip), v_int(3))
-            self.add(_col("1.3.6.1.2.1.4.22.1", 2) + (ifindex, *ip), v_str(mac))
-            self.add(_col("1.3.6.1.2.1.4.22.1", 4) + (ifindex, *ip), v_int(3))
+            self.add((*_col("1.3.6.1.2.1.4.35.1", 4), ifindex, 1, 4, *ip), v_str(mac))
+            self.add((*_col("1.3.6.1.2.1.4.35.1", 6), ifindex, 1, 4, *ip), v_int(3))
+            self.add((*_col("1.3.6.1.2.1.4.22.1", 2), ifindex, *ip), v_str(mac))
+            self.add((*_col("1.3.6.1.2.1.4.22.1", 4), ifindex, *ip), v_int(3))
         for a in v6:
-            self.add(_col("1.3.6.1.2.1.4.35.1", 4) + (ifindex, 2, 16, *a), v_str(mac))
-            self.add(_col("1.3.6.1.2.1.4.35.1", 6) + (ifindex, 2, 16, *a), v_int(3))
+            self.add((*_col("1.3.6.1.2.1.4.35.1", 4), ifindex, 2, 16, *a), v_str(mac))
+            self.add((*_col("1.3.6.1.2.1.4.35.1", 6), ifindex, 2, 16, *a), v_int(3))
 
     def lldp(self, port: int, chassis: bytes, port_id: str, sys_name: str, sys_desc: str, caps: bytes,
              med: tuple[int, str, str, str] | None = None) -> None:
@@ -573,11 +573,11 @@ class Agent:
     def answer(self, s: int, msg: bytes) -> bytes | None:
         """The response datagram to ``msg`` for switch ``s``; None for what a real agent ignores."""
         try:
-            tag, start, end = read_tlv(msg, 0)
+            tag, start, _end = read_tlv(msg, 0)
             _, vs, ve = read_tlv(msg, start)  # version
-            _, cs, ce = read_tlv(msg, ve)  # community
+            _, _cs, ce = read_tlv(msg, ve)  # community
             ptag, ps, pe = read_tlv(msg, ce)
-            _, rs, re_ = read_tlv(msg, ps)  # request-id
+            _, _rs, re_ = read_tlv(msg, ps)  # request-id
         except IndexError:
             self.dropped += 1
             return None

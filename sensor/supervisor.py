@@ -32,7 +32,7 @@ from sensor.config import Config
 from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.stage import CorrelatorStage
 from sensor.errors import SensorError, SourceError, StoreError, StoreFullError
-from sensor.metrics import Metrics
+from sensor.metrics import STAGE, Metrics, meter_event_loop
 from sensor.observations import HealthData, Observation, health_obs
 from sensor.publish.mqtt import Publisher
 from sensor.publish.outbox import Outbox, outbox_path, rfc3339
@@ -42,6 +42,12 @@ OBSERVATION_QUEUE = 2000
 SNAPSHOT_QUEUE = 64
 STOP_BUDGET = 8.0  # seconds: SIGTERM must end the process within 10 s
 STATUS_FILE = "status.json"  # what `sensor status` reads; rewritten each health interval
+# Backpressure: while the hub is connected and the outbox holds HIGH_WATER messages, the writer
+# waits for it to drain to LOW_WATER; the observation queue then fills and the correlator waits
+# on it, so a first cycle's burst (50,000 device records) never piles up in SQLite faster than the
+# hub takes it. With the hub away nothing waits: the outbox stores (up to outbox.max_messages).
+OUTBOX_HIGH_WATER = 10_000
+OUTBOX_LOW_WATER = 5_000
 
 log = structlog.get_logger("sensor.supervisor")
 
@@ -108,7 +114,9 @@ class Supervisor:
     # -- stages -------------------------------------------------------------
     async def _writer(self) -> None:
         """Move observations from the queue into the outbox, many per commit."""
+        STAGE.set("outbox")
         while True:
+            await self._backpressure()
             first = await self.observations.get()
             batch = [first]
             while len(batch) < 5000:
@@ -175,6 +183,17 @@ class Supervisor:
             if self.stop_event.is_set() or self._gave_up(give_up_after):
                 return False
 
+    async def _backpressure(self) -> None:
+        pub = self.publisher
+        if pub is None or self.outbox.depth < OUTBOX_HIGH_WATER or not pub.connected.is_set():
+            return
+        self.metrics.inc("outbox_backpressure_waits")
+        # Polled, not an event: outbox.changed belongs to the publisher's pump.
+        while (  # noqa: ASYNC110
+            self.outbox.depth >= OUTBOX_LOW_WATER and pub.connected.is_set() and not self.stop_event.is_set()
+        ):
+            await asyncio.sleep(0.05)
+
     def _context(self, name: str) -> SourceContext:
         return SourceContext(name, self.observations, self.snapshots, self.metrics)
 
@@ -213,6 +232,8 @@ class Supervisor:
 
     async def _one_cycle(self, src: Source, ctx: SourceContext) -> bool:
         started = time.monotonic()
+        # Everything this cycle runs, its sockets' callbacks included, is charged to the source's stage.
+        STAGE.set(getattr(src, "stage", "sources"))
         try:
             async with asyncio.timeout(src.deadline):
                 await src.cycle(ctx)
@@ -360,6 +381,7 @@ class Supervisor:
 
     async def run(self, *, once: bool = False, drain_timeout: float | None = None) -> int:
         """Run until stopped (or one cycle with ``once``); returns the exit code."""
+        meter_event_loop(self.metrics)
         if not await self._open_outbox(self._once_limit(drain_timeout) if once else None):
             await self.outbox.close()
             log.info("sensor stopped before the outbox could be opened", error=self.store_error)
@@ -410,7 +432,9 @@ class Supervisor:
         finally:
             self.write_status("stopped")
             await self.outbox.close()
-        log.info("sensor stopped", outbox_depth=self.outbox.depth, next_seq=self.outbox.next_seq)
+        log.info("sensor stopped", outbox_depth=self.outbox.depth, next_seq=self.outbox.next_seq,
+                 outbox_depth_max=self.outbox.depth_max, published=self.metrics.counters["published"],
+                 **self.metrics.cpu_seconds())
         return code
 
     async def _drain(self, within: float) -> bool:

@@ -28,6 +28,8 @@ from sensor.switches.report import degraded, poll_line
 class SwitchSource:
     """Polls one switch over its configured methods."""
 
+    stage = "poll"  # CPU accounting (sensor/metrics.py): SNMP I/O and decoding, CLI, NETCONF
+
     def __init__(self, switch: SwitchSection, limiter: asyncio.Semaphore,
                  clock: Any = time.time) -> None:
         self.switch = switch
