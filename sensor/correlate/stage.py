@@ -100,6 +100,10 @@ class CorrelatorStage:
         self._save_failing = False
         self._policy_key: tuple[float, float] | None = None  # (approved file mtime, exports mtime)
         self.events_total = 0
+        # The port roles of the current view by switch, sorted once per view: a campus has a thousand
+        # switches, and sorting every port of the view for each switch's health was quadratic.
+        self._roles_view: object | None = None
+        self._roles: dict[str, list[PortRoleInfo]] = {}
 
     def _ensure(self, stored: tuple[set[str], bool] | None = None) -> Correlator:
         if self.correlator is None:
@@ -152,16 +156,18 @@ class CorrelatorStage:
         for h in healths:
             await self.observations.put(switch_obs(h.switch, self._with_roles(corr, h), now))
 
-    @staticmethod
-    def _with_roles(corr: Correlator, h: SwitchHealth) -> SwitchHealth:
+    def _with_roles(self, corr: Correlator, h: SwitchHealth) -> SwitchHealth:
         """The switch's health with the port roles the correlator detected (none after a failed poll)."""
         if not h.ok or corr.view is None:
             return h
-        roles = [PortRoleInfo(port=r.name, ifindex=r.ifindex, role=r.role, evidence=list(r.evidence),  # type: ignore[arg-type]
-                              macs=r.mac_count)
-                 for (sw, _), r in sorted(corr.view.ports.items(), key=lambda kv: (kv[1].name, kv[0][1] or 0))
-                 if sw == h.switch]
-        return msgspec.structs.replace(h, port_roles=roles)
+        if self._roles_view is not corr.view:
+            by_switch: dict[str, list[PortRoleInfo]] = {}
+            for (sw, _), r in sorted(corr.view.ports.items(), key=lambda kv: (kv[1].name, kv[0][1] or 0)):
+                by_switch.setdefault(sw, []).append(PortRoleInfo(
+                    port=r.name, ifindex=r.ifindex, role=r.role, evidence=list(r.evidence),  # type: ignore[arg-type]
+                    macs=r.mac_count))
+            self._roles_view, self._roles = corr.view, by_switch
+        return msgspec.structs.replace(h, port_roles=list(self._roles.get(h.switch, ())))
 
     def _refresh_controls(self, corr: Correlator) -> None:
         """The approved policy and its exports (re-read when either file changed) and monitoring, for controls."""
