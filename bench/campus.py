@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -57,7 +58,7 @@ def write_config(tmp: Path, campus: Campus, agent_port: int, mqtt_port: int, con
     ]
     for s in range(campus.switches):
         lines += ["[[switch]]", f'name = "{campus.name(s)}"', f'host = "{switch_addr(s)}"',
-                  f'interval = "{int(interval)}s"', f'deadline = "{int(interval)}s"',
+                  f'interval = "{int(interval)}s"', 'deadline = "2m"',
                   "[switch.snmp]", 'version = "2c"', f"port = {agent_port}",
                   f'community_file = "{community}"', 'timeout = "5s"', "retries = 2", ""]
     path = tmp / "sensor.toml"
@@ -136,11 +137,15 @@ def main() -> int:
     ap.add_argument("--interval", type=float, default=None,
                     help="poll interval in seconds (default: 15 minutes for 1,000 switches, scaled down, >= 60 s)")
     ap.add_argument("--concurrency", type=int, default=16, help="poll.max_concurrent_switches")
+    ap.add_argument("--cycles", type=int, default=3, choices=(1, 2, 3),
+                    help="1: the first cycle only; 2: and the steady state; 3: and 1%% of the devices moved")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, state)")
     args = ap.parse_args()
     if not CORPUS.is_dir():
         print(f"skipped: the SNMP corpus is not at {CORPUS}")
         return 0
+    # SIGTERM ends the run through the finally below (sensor, broker and agent stopped).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     campus = Campus(args.switches)
     interval = args.interval or max(60.0, 900.0 * args.switches / 1000)
     print(f"campus: {campus.switches} switches ({campus.n_access} access x 48 ports, {campus.n_dist} distribution, "
@@ -167,7 +172,7 @@ def main() -> int:
         results: dict[str, dict[str, Any]] = {}
         cycles = (("first", "first full cycle"), ("steady", "steady state (nothing changed)"),
                   ("moved", "after 1% of the devices moved"))
-        for k, (key, title) in enumerate(cycles):
+        for k, (key, title) in enumerate(cycles[:args.cycles]):
             start = t0 + k * interval
             if key == "moved":
                 moved = ask(control, "move 0.01 19")
@@ -201,13 +206,13 @@ def main() -> int:
             if time.monotonic() > t0 + (k + 1) * interval:
                 print(f"    the cycle took longer than the interval ({interval:g}s): the next one started late")
         print()
-        first, steady = results["first"], results["steady"]
+        first, steady = results["first"], results.get("steady", {"cpu": float("nan")})
         worst_cpu = max(float(r["cpu"]) for r in results.values())
         print("goals (this machine):")
         print(f"  first full cycle wall    goal <= {GOALS['wall_first']:.0f}s   measured {float(first['wall']):.1f}s")
         print(f"  CPU per cycle (worst)    goal <= {GOALS['cpu']:.0f}s   measured {worst_cpu:.1f}s")
         print(f"  steady-state cycle CPU   goal <= {GOALS['cpu_steady']:.0f}s    measured {float(steady['cpu']):.1f}s")
-        rss = results["moved"]["rss_mb"]
+        rss = max(r["rss_mb"] for r in results.values())
         print(f"  peak RSS                 goal <= {GOALS['rss_mb']:.0f} MB measured {rss:.0f} MB")
         print(f"  outbox max depth         {first['depth_max']} (the writer waits above 10,000 while the hub is"
               " connected)")

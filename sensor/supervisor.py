@@ -39,7 +39,7 @@ from sensor.publish.outbox import Outbox, outbox_path, rfc3339
 from sensor.sources import Source, SourceContext, ToCorrelator
 
 OBSERVATION_QUEUE = 2000
-SNAPSHOT_QUEUE = 64
+SNAPSHOT_QUEUE = 2048  # snapshots and switch health: room for a whole campus while the correlator pauses
 STOP_BUDGET = 8.0  # seconds: SIGTERM must end the process within 10 s
 STATUS_FILE = "status.json"  # what `sensor status` reads; rewritten each health interval
 # Backpressure: while the hub is connected and the outbox holds HIGH_WATER messages, the writer

@@ -36,6 +36,7 @@ from sensor.correlate.model import DeviceEvent
 from sensor.correlate.store import load_state, save_state, state_path
 from sensor.correlate.tracker import TrackerState
 from sensor.errors import StoreError
+from sensor.correlate.view import PortRole
 from sensor.evidence.enrich import Evidence
 from sensor.metrics import STAGE, Metrics
 from sensor.observations import Observation, PortRoleInfo, SwitchHealth, device_obs, event_obs, register_obs, switch_obs
@@ -45,7 +46,14 @@ if TYPE_CHECKING:
     from sensor.evidence.controls import PolicyInfo
 
 log = structlog.get_logger("sensor.correlate")
-MAX_BATCH = 256
+MAX_BATCH = 2048
+# Every correlation rebuilds the view of every switch, so its cost grows with the campus; run one
+# per arriving snapshot and a thousand switches cost a thousand full correlations per cycle. After
+# a correlation of t CPU seconds the stage collects snapshots for PAUSE_FACTOR * t (at most
+# MAX_PAUSE, less when the queue fills): correlation then takes at most about 1/(1 + PAUSE_FACTOR)
+# of a core, and a small site (t of milliseconds) sees no delay at all.
+PAUSE_FACTOR = 9.0
+MAX_PAUSE = 60.0
 
 Commit = Callable[[list[Observation]], Awaitable[None]]
 Known = Callable[[], Awaitable[tuple[set[str], bool]]]
@@ -103,7 +111,8 @@ class CorrelatorStage:
         # The port roles of the current view by switch, sorted once per view: a campus has a thousand
         # switches, and sorting every port of the view for each switch's health was quadratic.
         self._roles_view: object | None = None
-        self._roles: dict[str, list[PortRoleInfo]] = {}
+        self._roles: dict[str, list[tuple[tuple[str, int | None], PortRole]]] = {}
+        self._last_cpu = 0.0  # CPU seconds of the last correlation: sizes the pause before the next
 
     def _ensure(self, stored: tuple[set[str], bool] | None = None) -> Correlator:
         if self.correlator is None:
@@ -125,6 +134,7 @@ class CorrelatorStage:
         await asyncio.to_thread(self.metrics.charge, "correlation", self._ensure, stored)
         while True:
             batch = [await self.snapshots.get()]
+            await self._pause()
             while len(batch) < MAX_BATCH:
                 try:
                     batch.append(self.snapshots.get_nowait())
@@ -146,6 +156,18 @@ class CorrelatorStage:
                 for _ in batch:
                     self.snapshots.task_done()
 
+    async def _pause(self) -> None:
+        """Let snapshots gather after an expensive correlation (see PAUSE_FACTOR)."""
+        pause = min(MAX_PAUSE, PAUSE_FACTOR * self._last_cpu)
+        if pause < 0.05:
+            return
+        loop = asyncio.get_running_loop()
+        until = loop.time() + pause
+        full = max(1, self.snapshots.maxsize // 2) if self.snapshots.maxsize else MAX_BATCH
+        while loop.time() < until and self.snapshots.qsize() < full:  # noqa: ASYNC110
+            await asyncio.sleep(min(0.1, until - loop.time()))
+        self.metrics.inc("correlation_pauses")
+
     async def _process(self, items: list[ToCorrelator]) -> None:
         corr = self._ensure()
         batch = [s for s in items if isinstance(s, Snapshot)]
@@ -161,13 +183,14 @@ class CorrelatorStage:
         if not h.ok or corr.view is None:
             return h
         if self._roles_view is not corr.view:
-            by_switch: dict[str, list[PortRoleInfo]] = {}
-            for (sw, _), r in sorted(corr.view.ports.items(), key=lambda kv: (kv[1].name, kv[0][1] or 0)):
-                by_switch.setdefault(sw, []).append(PortRoleInfo(
-                    port=r.name, ifindex=r.ifindex, role=r.role, evidence=list(r.evidence),  # type: ignore[arg-type]
-                    macs=r.mac_count))
+            by_switch: dict[str, list[tuple[tuple[str, int | None], PortRole]]] = {}
+            for kv in corr.view.ports.items():
+                by_switch.setdefault(kv[0][0], []).append(kv)
             self._roles_view, self._roles = corr.view, by_switch
-        return msgspec.structs.replace(h, port_roles=list(self._roles.get(h.switch, ())))
+        roles = [PortRoleInfo(port=r.name, ifindex=r.ifindex, role=r.role, evidence=list(r.evidence),  # type: ignore[arg-type]
+                              macs=r.mac_count)
+                 for _, r in sorted(self._roles.get(h.switch, ()), key=lambda kv: (kv[1].name, kv[0][1] or 0))]
+        return msgspec.structs.replace(h, port_roles=roles)
 
     def _refresh_controls(self, corr: Correlator) -> None:
         """The approved policy and its exports (re-read when either file changed) and monitoring, for controls."""
@@ -189,7 +212,8 @@ class CorrelatorStage:
         out = corr.ingest(batch, now, flows=self.directory.flow_hints())
         self.directory.update_from_records(out.records)
         self.metrics.inc("snapshots_correlated", len(batch))
-        self.metrics.set("correlation_cpu_seconds", round(time.process_time() - started, 3))
+        self._last_cpu = time.process_time() - started
+        self.metrics.set("correlation_cpu_seconds", round(self._last_cpu, 3))
         # This callback is charged to "correlation" as a whole: move the classifier's share.
         classified = corr.classification_cpu - classified
         self.metrics.add_cpu("classification", classified)
