@@ -1,12 +1,12 @@
 """Counters that the health message reports; one process-wide registry.
 
 CPU per stage: every asyncio callback (task steps, transport readers, timers) runs under
-``Handle._run``; ``meter_event_loop`` times each one with the thread's CPU clock and charges
-it to the stage named by the ``STAGE`` context variable of the callback's context. Tasks copy
+``Handle._run``; ``meter_event_loop`` times each one and charges it to the stage named by the
+``STAGE`` context variable of the callback's context (see _LoopMeter). Tasks copy
 their context when created and a transport's reader copies it when the transport opens, so a
 source that sets ``STAGE`` at its start gets the CPU of its own tasks *and* of its sockets'
 callbacks (for SNMP, that is where pysnmp decodes BER). Work on executor threads is charged by
-the code that submits it (``charge``). Two clock reads per callback: well under a microsecond.
+the code that submits it (``charge``).
 """
 
 from __future__ import annotations
@@ -64,13 +64,48 @@ class Metrics:
 
 
 _metered: list[Metrics] = []
+_FOLD_EVERY = 4096  # callbacks between two reads of the thread's CPU clock
+
+
+class _LoopMeter:
+    """Wall time per stage of the event loop's callbacks, folded into CPU seconds now and then.
+
+    Reading a thread's CPU clock is a system call; a monotonic clock is not. Each callback costs
+    two monotonic reads; every _FOLD_EVERY callbacks (and whenever the counters are read) the
+    loop thread's CPU since the last fold is shared among the stages in proportion to their
+    callbacks' wall time (the loop's own bookkeeping is shared the same way).
+    """
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.calls = 0
+        self.cpu_mark = time.thread_time()
+
+    def fold(self, metrics: Metrics) -> None:
+        now = time.thread_time()
+        cpu, self.cpu_mark = now - self.cpu_mark, now
+        wall, self.wall, self.calls = self.wall, {}, 0
+        total = sum(wall.values())
+        if total > 0 and cpu > 0:
+            for stage, w in wall.items():
+                metrics.add_cpu(stage, cpu * w / total)
+
+
+_meter = _LoopMeter()
+
+
+def fold_loop_cpu() -> None:
+    """Bring the CPU per stage up to date (call from the event loop's thread)."""
+    if _metered:
+        _meter.fold(_metered[0])
 
 
 def meter_event_loop(metrics: Metrics) -> None:
     """Charge the CPU of every asyncio callback of this process to its STAGE in ``metrics``."""
     if not _metered:
         original = asyncio.events.Handle._run
-        clock = time.thread_time
+        clock = time.perf_counter
+        meter = _meter
 
         def _run(self: asyncio.events.Handle) -> None:
             started = clock()
@@ -78,8 +113,14 @@ def meter_event_loop(metrics: Metrics) -> None:
                 original(self)
             finally:
                 ctx = self._context  # type: ignore[attr-defined]
-                _metered[0].add_cpu(ctx.get(STAGE, "other") if ctx is not None else "other", clock() - started)
+                stage = ctx.get(STAGE, "other") if ctx is not None else "other"
+                wall = meter.wall
+                wall[stage] = wall.get(stage, 0.0) + clock() - started
+                meter.calls += 1
+                if meter.calls >= _FOLD_EVERY:
+                    meter.fold(_metered[0])
 
         asyncio.events.Handle._run = _run  # type: ignore[method-assign]
         _metered.append(metrics)
+        _meter.cpu_mark = time.thread_time()
     _metered[0] = metrics

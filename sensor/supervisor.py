@@ -32,7 +32,7 @@ from sensor.config import Config
 from sensor.correlate.directory import DeviceDirectory
 from sensor.correlate.stage import CorrelatorStage
 from sensor.errors import SensorError, SourceError, StoreError, StoreFullError
-from sensor.metrics import STAGE, Metrics, meter_event_loop
+from sensor.metrics import STAGE, Metrics, fold_loop_cpu, meter_event_loop
 from sensor.observations import HealthData, Observation, health_obs
 from sensor.publish.mqtt import Publisher
 from sensor.publish.outbox import Outbox, outbox_path, rfc3339
@@ -260,6 +260,7 @@ class Supervisor:
 
     def health_data(self) -> HealthData:
         now = time.time()
+        fold_loop_cpu()
         pub = self.publisher
         return HealthData(
             version=__version__,
@@ -432,6 +433,7 @@ class Supervisor:
         finally:
             self.write_status("stopped")
             await self.outbox.close()
+        fold_loop_cpu()
         log.info("sensor stopped", outbox_depth=self.outbox.depth, next_seq=self.outbox.next_seq,
                  outbox_depth_max=self.outbox.depth_max, published=self.metrics.counters["published"],
                  **self.metrics.cpu_seconds())

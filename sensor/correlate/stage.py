@@ -35,8 +35,8 @@ from sensor.correlate.engine import Correlator
 from sensor.correlate.model import DeviceEvent
 from sensor.correlate.store import load_state, save_state, state_path
 from sensor.correlate.tracker import TrackerState
-from sensor.errors import StoreError
 from sensor.correlate.view import PortRole
+from sensor.errors import StoreError
 from sensor.evidence.enrich import Evidence
 from sensor.metrics import STAGE, Metrics
 from sensor.observations import Observation, PortRoleInfo, SwitchHealth, device_obs, event_obs, register_obs, switch_obs
