@@ -106,18 +106,19 @@ def proc_cpu_rss(pid: int) -> tuple[float, float]:
     return cpu, int(hwm.split()[1]) / 1024
 
 
-def wait_idle(hub: Hub, control_port: int, quiet: float = 6.0) -> float:
-    """Wait until neither the agent nor the hub saw anything for ``quiet`` seconds; returns when it went quiet."""
-    last_answered, last_change = -1, time.monotonic()
+def wait_cycle(hub: Hub, switches: int, cycle: int) -> tuple[dict[str, Any], float]:
+    """Wait for the health message saying cycle ``cycle`` is done: every switch polled that many
+    times, every snapshot correlated, the outbox empty. Returns it and when the hub last got a message.
+
+    (Silence is no sign: one correlation of a campus holds the event loop for seconds.)"""
     while True:
-        answered = int(ask(control_port, "stats")["answered"])
-        now = time.monotonic()
-        if answered != last_answered:
-            last_answered, last_change = answered, now
         with hub.lock:
-            last_msg = hub.last_message
-        if now - max(last_change, last_msg) >= quiet:
-            return max(last_change, last_msg)
+            health, last = hub.health, hub.last_message
+        c = health.get("counters", {})
+        polled = sum(v for k, v in c.items() if k.startswith(("cycles.", "cycle_errors.")))
+        if (polled >= switches * cycle and c.get("snapshots_correlated", 0) >= c.get("polls", 0) - c.get(
+                "poll_errors", 0) and health.get("outbox_depth") == 0 and health.get("observation_queue") == 0):
+            return health, last
         time.sleep(1.0)
 
 
@@ -178,21 +179,17 @@ def main() -> int:
                 moved = ask(control, "move 0.01 19")
                 print(f"agent: moved {moved['moved']} devices; {moved['switches_changed']} switches' tables changed")
             before = ask(control, "stats")
-            time.sleep(max(0.0, start + 2 - time.monotonic()))
-            quiet_since = wait_idle(hub, control)
+            health, last_message = wait_cycle(hub, campus.switches, k + 1)
             after = ask(control, "stats")
             cpu, rss = proc_cpu_rss(sensor.pid)
-            seen = time.monotonic()
-            while hub.health_at < seen:  # the next health message carries this cycle's counters
-                time.sleep(0.5)
             with hub.lock:
-                health, counts = dict(hub.health), Counter(hub.counts)
+                counts = Counter(hub.counts)
             counters = health.get("counters", {})
             stages = {k2.removeprefix("cpu_seconds."): float(v) for k2, v in counters.items()
                       if k2.startswith("cpu_seconds.")}
             kinds = {kk: v for kk, v in (counts - prev_counts).items() if kk not in ("health", "status")}
             results[key] = r = {
-                "wall": quiet_since - (start if k else t0), "cpu": cpu - prev_cpu, "rss_mb": rss,
+                "wall": last_message - (start if k else t0), "cpu": cpu - prev_cpu, "rss_mb": rss,
                 "stages": {st: v - prev_stages.get(st, 0.0) for st, v in stages.items()},
                 "published": int(counters.get("published", 0)) - prev_published, "kinds": kinds,
                 "depth_max": counters.get("outbox_depth_max", 0),
