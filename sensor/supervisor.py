@@ -42,12 +42,13 @@ OBSERVATION_QUEUE = 2000
 SNAPSHOT_QUEUE = 2048  # snapshots and switch health: room for a whole campus while the correlator pauses
 STOP_BUDGET = 8.0  # seconds: SIGTERM must end the process within 10 s
 STATUS_FILE = "status.json"  # what `sensor status` reads; rewritten each health interval
-# Backpressure: while the hub is connected and the outbox holds HIGH_WATER messages, the writer
-# waits for it to drain to LOW_WATER; the observation queue then fills and the correlator waits
-# on it, so a first cycle's burst (50,000 device records) never piles up in SQLite faster than the
-# hub takes it. With the hub away nothing waits: the outbox stores (up to outbox.max_messages).
+# Backpressure: while the hub is connected and the outbox holds HIGH_WATER messages, whoever commits
+# (the writer; the correlator with its records) waits for it to drain to LOW_WATER; the queues
+# behind them fill and the pollers wait, so a first cycle's burst (50,000 device records) never
+# piles up in SQLite faster than the hub takes it. With the hub away nothing waits: the outbox stores (up to outbox.max_messages).
 OUTBOX_HIGH_WATER = 10_000
 OUTBOX_LOW_WATER = 5_000
+COMMIT_CHUNK = 5_000
 
 log = structlog.get_logger("sensor.supervisor")
 
@@ -116,7 +117,6 @@ class Supervisor:
         """Move observations from the queue into the outbox, many per commit."""
         STAGE.set("outbox")
         while True:
-            await self._backpressure()
             first = await self.observations.get()
             batch = [first]
             while len(batch) < 5000:
@@ -131,7 +131,17 @@ class Supervisor:
                     self.observations.task_done()
 
     async def commit(self, batch: list[Observation]) -> None:
-        """Commit ``batch`` to the outbox, waiting as long as it takes for the outbox to be writable."""
+        """Commit ``batch`` to the outbox, waiting as long as it takes for the outbox to be writable.
+
+        Both producers come here (the writer, and the correlator with its records), so this is where
+        they wait while the hub catches up (OUTBOX_HIGH_WATER); a big batch (a first correlation of a
+        campus: 50,000 records) goes in chunks with a wait between them.
+        """
+        for i in range(0, len(batch), COMMIT_CHUNK):
+            await self._backpressure()
+            await self._commit(batch[i:i + COMMIT_CHUNK])
+
+    async def _commit(self, batch: list[Observation]) -> None:
         backoff = Backoff(base=self.store_backoff[0], cap=self.store_backoff[1])
         while True:
             try:
