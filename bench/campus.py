@@ -211,7 +211,7 @@ def main() -> int:
         print(f"  steady-state cycle CPU   goal <= {GOALS['cpu_steady']:.0f}s    measured {float(steady['cpu']):.1f}s")
         rss = max(r["rss_mb"] for r in results.values())
         print(f"  peak RSS                 goal <= {GOALS['rss_mb']:.0f} MB measured {rss:.0f} MB")
-        print(f"  outbox max depth         {first['depth_max']} (the writer waits above 10,000 while the hub is"
+        print(f"  outbox max depth         {first['depth_max']} (producers wait above 10,000 while the hub is"
               " connected)")
     finally:
         if sensor is not None:

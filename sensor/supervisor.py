@@ -45,7 +45,8 @@ STATUS_FILE = "status.json"  # what `sensor status` reads; rewritten each health
 # Backpressure: while the hub is connected and the outbox holds HIGH_WATER messages, whoever commits
 # (the writer; the correlator with its records) waits for it to drain to LOW_WATER; the queues
 # behind them fill and the pollers wait, so a first cycle's burst (50,000 device records) never
-# piles up in SQLite faster than the hub takes it. With the hub away nothing waits: the outbox stores (up to outbox.max_messages).
+# piles up in SQLite faster than the hub takes it. With the hub away nothing waits: the outbox
+# stores (up to outbox.max_messages).
 OUTBOX_HIGH_WATER = 10_000
 OUTBOX_LOW_WATER = 5_000
 COMMIT_CHUNK = 5_000
