@@ -58,6 +58,8 @@ bench: setup
 	$(PY) bench/flows.py
 	$(PY) bench/snmp_poll.py
 	$(PY) bench/snmp_decode.py
+	$(PY) bench/agent.py --measure
+	$(PY) bench/campus.py
 	lab/up >/dev/null && { $(PY) bench/snmp_walk.py --lab; rc=$$?; lab/down >/dev/null; exit $$rc; }
 
 # Pin what the venv has now (run after changing dependencies in pyproject.toml).

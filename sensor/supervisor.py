@@ -32,16 +32,24 @@ from sensor.config import Config
 from sensor.correlate.stage import CorrelatorStage
 from sensor.directory import DeviceDirectory
 from sensor.errors import SensorError, SourceError, StoreError, StoreFullError
-from sensor.metrics import Metrics
+from sensor.metrics import STAGE, Metrics, fold_loop_cpu, meter_event_loop
 from sensor.observations import HealthData, Observation, health_obs
 from sensor.publish.mqtt import Publisher
 from sensor.publish.outbox import Outbox, outbox_path, rfc3339
 from sensor.sources import Source, SourceContext, ToCorrelator
 
 OBSERVATION_QUEUE = 2000
-SNAPSHOT_QUEUE = 64
+SNAPSHOT_QUEUE = 2048  # snapshots and switch health: room for a whole campus while the correlator pauses
 STOP_BUDGET = 8.0  # seconds: SIGTERM must end the process within 10 s
 STATUS_FILE = "status.json"  # what `sensor status` reads; rewritten each health interval
+# Backpressure: while the hub is connected and the outbox holds HIGH_WATER messages, whoever commits
+# (the writer; the correlator with its records) waits for it to drain to LOW_WATER; the queues
+# behind them fill and the pollers wait, so a first cycle's burst (50,000 device records) never
+# piles up in SQLite faster than the hub takes it. With the hub away nothing waits: the outbox
+# stores (up to outbox.max_messages).
+OUTBOX_HIGH_WATER = 10_000
+OUTBOX_LOW_WATER = 5_000
+COMMIT_CHUNK = 5_000
 
 log = structlog.get_logger("sensor.supervisor")
 
@@ -108,6 +116,7 @@ class Supervisor:
     # -- stages -------------------------------------------------------------
     async def _writer(self) -> None:
         """Move observations from the queue into the outbox, many per commit."""
+        STAGE.set("outbox")
         while True:
             first = await self.observations.get()
             batch = [first]
@@ -123,7 +132,17 @@ class Supervisor:
                     self.observations.task_done()
 
     async def commit(self, batch: list[Observation]) -> None:
-        """Commit ``batch`` to the outbox, waiting as long as it takes for the outbox to be writable."""
+        """Commit ``batch`` to the outbox, waiting as long as it takes for the outbox to be writable.
+
+        Both producers come here (the writer, and the correlator with its records), so this is where
+        they wait while the hub catches up (OUTBOX_HIGH_WATER); a big batch (a first correlation of a
+        campus: 50,000 records) goes in chunks with a wait between them.
+        """
+        for i in range(0, len(batch), COMMIT_CHUNK):
+            await self._backpressure()
+            await self._commit(batch[i:i + COMMIT_CHUNK])
+
+    async def _commit(self, batch: list[Observation]) -> None:
         backoff = Backoff(base=self.store_backoff[0], cap=self.store_backoff[1])
         while True:
             try:
@@ -175,6 +194,17 @@ class Supervisor:
             if self.stop_event.is_set() or self._gave_up(give_up_after):
                 return False
 
+    async def _backpressure(self) -> None:
+        pub = self.publisher
+        if pub is None or self.outbox.depth < OUTBOX_HIGH_WATER or not pub.connected.is_set():
+            return
+        self.metrics.inc("outbox_backpressure_waits")
+        # Polled, not an event: outbox.changed belongs to the publisher's pump.
+        while (  # noqa: ASYNC110
+            self.outbox.depth >= OUTBOX_LOW_WATER and pub.connected.is_set() and not self.stop_event.is_set()
+        ):
+            await asyncio.sleep(0.05)
+
     def _context(self, name: str) -> SourceContext:
         return SourceContext(name, self.observations, self.snapshots, self.metrics)
 
@@ -213,6 +243,8 @@ class Supervisor:
 
     async def _one_cycle(self, src: Source, ctx: SourceContext) -> bool:
         started = time.monotonic()
+        # Everything this cycle runs, its sockets' callbacks included, is charged to the source's stage.
+        STAGE.set(getattr(src, "stage", "sources"))
         try:
             async with asyncio.timeout(src.deadline):
                 await src.cycle(ctx)
@@ -239,6 +271,7 @@ class Supervisor:
 
     def health_data(self) -> HealthData:
         now = time.time()
+        fold_loop_cpu()
         pub = self.publisher
         return HealthData(
             version=__version__,
@@ -360,6 +393,7 @@ class Supervisor:
 
     async def run(self, *, once: bool = False, drain_timeout: float | None = None) -> int:
         """Run until stopped (or one cycle with ``once``); returns the exit code."""
+        meter_event_loop(self.metrics)
         if not await self._open_outbox(self._once_limit(drain_timeout) if once else None):
             await self.outbox.close()
             log.info("sensor stopped before the outbox could be opened", error=self.store_error)
@@ -410,7 +444,10 @@ class Supervisor:
         finally:
             self.write_status("stopped")
             await self.outbox.close()
-        log.info("sensor stopped", outbox_depth=self.outbox.depth, next_seq=self.outbox.next_seq)
+        fold_loop_cpu()
+        log.info("sensor stopped", outbox_depth=self.outbox.depth, next_seq=self.outbox.next_seq,
+                 outbox_depth_max=self.outbox.depth_max, published=self.metrics.counters["published"],
+                 **self.metrics.cpu_seconds())
         return code
 
     async def _drain(self, within: float) -> bool:

@@ -9,6 +9,7 @@ The stage (``stage.py``) wraps it with the queues and the state file.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -91,6 +92,7 @@ class Correlator:
         self.evidence = evidence
         self._register_sig: str | None = None
         self.controls: ControlsContext | None = None  # None: records without controls (benchmarks, tests)
+        self.classification_cpu = 0.0  # thread CPU seconds spent building records (classify, risk)
 
     @classmethod
     def from_config(cls, cfg: Config, state: TrackerState | None = None,
@@ -114,7 +116,9 @@ class Correlator:
         self.view = view
         res = self.tracker.update(view, snaps)
         forgotten = self.tracker.forget(now)
+        started = time.thread_time()
         records = self.builder.build(self.tracker, view, flows)
+        self.classification_cpu += time.thread_time() - started
         summary = None
         if self.evidence is not None:
             records, summary = enrich(records, self.evidence, now)

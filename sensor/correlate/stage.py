@@ -34,10 +34,11 @@ from sensor.correlate.engine import Correlator
 from sensor.correlate.model import DeviceEvent
 from sensor.correlate.store import load_state, save_state, state_path
 from sensor.correlate.tracker import TrackerState
+from sensor.correlate.view import PortRole
 from sensor.directory import DeviceDirectory
 from sensor.errors import StoreError
 from sensor.evidence.enrich import Evidence
-from sensor.metrics import Metrics
+from sensor.metrics import STAGE, Metrics
 from sensor.observations import Observation, PortRoleInfo, SwitchHealth, device_obs, event_obs, register_obs, switch_obs
 from sensor.sources import ToCorrelator
 
@@ -45,7 +46,14 @@ if TYPE_CHECKING:
     from sensor.evidence.controls import PolicyInfo
 
 log = structlog.get_logger("sensor.correlate")
-MAX_BATCH = 256
+MAX_BATCH = 2048
+# Every correlation rebuilds the view of every switch, so its cost grows with the campus; run one
+# per arriving snapshot and a thousand switches cost a thousand full correlations per cycle. After
+# a correlation of t CPU seconds the stage collects snapshots for PAUSE_FACTOR * t (at most
+# MAX_PAUSE, less when the queue fills): correlation then takes at most about 1/(1 + PAUSE_FACTOR)
+# of a core, and a small site (t of milliseconds) sees no delay at all.
+PAUSE_FACTOR = 9.0
+MAX_PAUSE = 60.0
 
 Commit = Callable[[list[Observation]], Awaitable[None]]
 Known = Callable[[], Awaitable[tuple[set[str], bool]]]
@@ -100,6 +108,11 @@ class CorrelatorStage:
         self._save_failing = False
         self._policy_key: tuple[float, float] | None = None  # (approved file mtime, exports mtime)
         self.events_total = 0
+        # The port roles of the current view by switch, sorted once per view: a campus has a thousand
+        # switches, and sorting every port of the view for each switch's health was quadratic.
+        self._roles_view: object | None = None
+        self._roles: dict[str, list[tuple[tuple[str, int | None], PortRole]]] = {}
+        self._last_cpu = 0.0  # CPU seconds of the last correlation: sizes the pause before the next
 
     def _ensure(self, stored: tuple[set[str], bool] | None = None) -> Correlator:
         if self.correlator is None:
@@ -115,11 +128,13 @@ class CorrelatorStage:
         return self.correlator
 
     async def run(self) -> None:
+        STAGE.set("correlation")
         # Rules, registry and state load before the first snapshot, off the event loop.
         stored = await self.known() if self.known is not None else None
-        await asyncio.to_thread(self._ensure, stored)
+        await asyncio.to_thread(self.metrics.charge, "correlation", self._ensure, stored)
         while True:
             batch = [await self.snapshots.get()]
+            await self._pause()
             while len(batch) < MAX_BATCH:
                 try:
                     batch.append(self.snapshots.get_nowait())
@@ -141,6 +156,18 @@ class CorrelatorStage:
                 for _ in batch:
                     self.snapshots.task_done()
 
+    async def _pause(self) -> None:
+        """Let snapshots gather after an expensive correlation (see PAUSE_FACTOR)."""
+        pause = min(MAX_PAUSE, PAUSE_FACTOR * self._last_cpu)
+        if pause < 0.05:
+            return
+        loop = asyncio.get_running_loop()
+        until = loop.time() + pause
+        full = max(1, self.snapshots.maxsize // 2) if self.snapshots.maxsize else MAX_BATCH
+        while loop.time() < until and self.snapshots.qsize() < full:  # noqa: ASYNC110
+            await asyncio.sleep(min(0.1, until - loop.time()))
+        self.metrics.inc("correlation_pauses")
+
     async def _process(self, items: list[ToCorrelator]) -> None:
         corr = self._ensure()
         batch = [s for s in items if isinstance(s, Snapshot)]
@@ -151,15 +178,18 @@ class CorrelatorStage:
         for h in healths:
             await self.observations.put(switch_obs(h.switch, self._with_roles(corr, h), now))
 
-    @staticmethod
-    def _with_roles(corr: Correlator, h: SwitchHealth) -> SwitchHealth:
+    def _with_roles(self, corr: Correlator, h: SwitchHealth) -> SwitchHealth:
         """The switch's health with the port roles the correlator detected (none after a failed poll)."""
         if not h.ok or corr.view is None:
             return h
+        if self._roles_view is not corr.view:
+            by_switch: dict[str, list[tuple[tuple[str, int | None], PortRole]]] = {}
+            for kv in corr.view.ports.items():
+                by_switch.setdefault(kv[0][0], []).append(kv)
+            self._roles_view, self._roles = corr.view, by_switch
         roles = [PortRoleInfo(port=r.name, ifindex=r.ifindex, role=r.role, evidence=list(r.evidence),  # type: ignore[arg-type]
                               macs=r.mac_count)
-                 for (sw, _), r in sorted(corr.view.ports.items(), key=lambda kv: (kv[1].name, kv[0][1] or 0))
-                 if sw == h.switch]
+                 for _, r in sorted(self._roles.get(h.switch, ()), key=lambda kv: (kv[1].name, kv[0][1] or 0))]
         return msgspec.structs.replace(h, port_roles=roles)
 
     def _refresh_controls(self, corr: Correlator) -> None:
@@ -177,12 +207,17 @@ class CorrelatorStage:
         self._policy_key = policy_key(self.cfg)
 
     async def _correlate(self, corr: Correlator, batch: list[Snapshot], now: float) -> None:
-        await asyncio.to_thread(self._refresh_controls, corr)
-        started = time.process_time()
+        await asyncio.to_thread(self.metrics.charge, "correlation", self._refresh_controls, corr)
+        started, classified = time.process_time(), corr.classification_cpu
         out = corr.ingest(batch, now, flows=self.directory.flow_hints())
         self.directory.update_from_records(out.records)
         self.metrics.inc("snapshots_correlated", len(batch))
-        self.metrics.set("correlation_cpu_seconds", round(time.process_time() - started, 3))
+        self._last_cpu = time.process_time() - started
+        self.metrics.set("correlation_cpu_seconds", round(self._last_cpu, 3))
+        # This callback is charged to "correlation" as a whole: move the classifier's share.
+        classified = corr.classification_cpu - classified
+        self.metrics.add_cpu("classification", classified)
+        self.metrics.add_cpu("correlation", -classified)
         self.metrics.set("devices", sum(1 for r in out.records.values() if r.present))
         obs = [device_obs(mac, rec, now) for mac, rec in out.devices]
         if corr.evidence is not None and corr.evidence.cache_resets:
@@ -209,7 +244,7 @@ class CorrelatorStage:
 
     async def _save(self, corr: Correlator) -> None:
         try:
-            await asyncio.to_thread(save_state, self.path, corr.state)
+            await asyncio.to_thread(self.metrics.charge, "correlation", save_state, self.path, corr.state)
         except OSError as e:
             # Kept in memory and saved with the next batch; if the sensor stops first, what the
             # outbox got is published again at the next start (a duplicate, never a loss).

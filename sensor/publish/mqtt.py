@@ -22,7 +22,7 @@ from sensor import __version__
 from sensor.backoff import Backoff
 from sensor.config import MqttSection, read_secret
 from sensor.errors import HubAuthError, HubError, SecretError, StoreError
-from sensor.metrics import Metrics
+from sensor.metrics import STAGE, Metrics
 from sensor.observations import SCHEMA, Envelope, StatusData, topic_base
 from sensor.publish.outbox import Outbox, Row, rfc3339
 
@@ -138,6 +138,7 @@ class Publisher:
         """Connect, publish, reconnect with capped jittered backoff; returns only when stopped."""
         import aiomqtt
 
+        STAGE.set("mqtt")  # paho's socket callbacks are opened from here and charged to it too
         streak_logged: type[HubError] | None = None
         while not self._stopping:
             try:

@@ -123,6 +123,7 @@ class Outbox:
         self._db: sqlite3.Connection | None = None
         self._rdb: sqlite3.Connection | None = None
         self.depth = 0
+        self.depth_max = 0  # the highest depth since start: shows whether backpressure held
         self.next_seq = 1
         self.dropped_total = 0
         self.last_dropped_seq = 0
@@ -135,11 +136,11 @@ class Outbox:
     # -- thread helpers ----------------------------------------------------
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, fn, *args)
+        return await loop.run_in_executor(self._pool, self.metrics.charge, "outbox", fn, *args)
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._read_pool, fn, *args)
+        return await loop.run_in_executor(self._read_pool, self.metrics.charge, "outbox", fn, *args)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -316,6 +317,9 @@ class Outbox:
         dropped = await self._run(self._append_sync, batch)
         self.metrics.inc("observations_committed", len(batch))
         self.metrics.set("outbox_depth", self.depth)
+        if self.depth > self.depth_max:
+            self.depth_max = self.depth
+            self.metrics.set("outbox_depth_max", self.depth_max)
         if dropped:
             self.metrics.set("outbox_dropped_total", self.dropped_total)
             self.metrics.set("outbox_last_dropped_seq", self.last_dropped_seq)

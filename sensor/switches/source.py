@@ -28,6 +28,8 @@ from sensor.switches.report import degraded, poll_line
 class SwitchSource:
     """Polls one switch over its configured methods."""
 
+    stage = "poll"  # CPU accounting (sensor/metrics.py): SNMP I/O and decoding, CLI, NETCONF
+
     def __init__(self, switch: SwitchSection, limiter: asyncio.Semaphore,
                  clock: Any = time.time) -> None:
         self.switch = switch
@@ -52,15 +54,19 @@ class SwitchSource:
 
     @property
     def deadline(self) -> float:
-        return float(self.switch.deadline)
+        # The supervisor's deadline covers the whole cycle, the wait for one of the
+        # max_concurrent_switches slots included; in a campus's first cycle the last switches wait
+        # minutes for one. The switch's own deadline bounds its poll, inside the slot (_poll_budget).
+        return max(float(self.switch.deadline), float(self.switch.interval))
 
     @property
     def continuous(self) -> bool:
         return False  # a poll per interval, not a stream
 
     def _poll_budget(self) -> float:
-        # Finish (and report) a little before the supervisor's own deadline cancels us.
-        return max(1.0, min(self.deadline * 0.95, self.deadline - 1.0))
+        # The switch's deadline, less a little: the poll ends and is reported, not cancelled.
+        deadline = float(self.switch.deadline)
+        return max(1.0, min(deadline * 0.95, deadline - 1.0))
 
     async def cycle(self, ctx: SourceContext) -> None:
         if self._busy.locked():
@@ -84,7 +90,7 @@ class SwitchSource:
                     result = await poll_switch(sw, clock=self._clock, memory=self._ports, pollers=pollers)
             except TimeoutError:
                 error = SourceError(f"poll of {sw.host} did not finish within {self._poll_budget():g}s "
-                                    f"(deadline {self.deadline:g}s): the switch is slow or the tables are huge")
+                                    f"(deadline {float(sw.deadline):g}s): the switch is slow or the tables are huge")
             except SourceError as e:
                 error = e
             except SensorError as e:  # a secret file that went missing or changed mode

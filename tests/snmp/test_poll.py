@@ -222,7 +222,8 @@ retries = 1
 async def test_source_emits_snapshot_and_health_then_reports_failures(cisco_agent: int, tmp_path: Path) -> None:
     cfg = parse_config(_config(tmp_path, cisco_agent, "cisco"), str(tmp_path / "sensor.toml"))
     (src,) = build_sources(cfg)
-    assert (src.name, src.interval, src.deadline) == ("snmp:sw1", 60.0, 20.0)
+    # The supervisor's deadline is the interval (waiting for a poll slot included); the poll's is the switch's.
+    assert (src.name, src.interval, src.deadline, src._poll_budget()) == ("snmp:sw1", 60.0, 60.0, 19.0)
     obs: asyncio.Queue[Observation] = asyncio.Queue()
     snaps: asyncio.Queue[ToCorrelator] = asyncio.Queue()
     ctx = SourceContext(src.name, obs, snaps, Metrics())
@@ -278,6 +279,31 @@ async def test_one_poll_in_flight_per_switch_and_a_global_limit(tmp_path: Path) 
             with pytest.raises(SourceError):
                 await t
         assert ctx.metrics.counters["polls"] == 2
+    close_engines()
+
+
+async def test_waiting_for_a_poll_slot_does_not_count_against_the_deadline(tmp_path: Path) -> None:
+    """A campus: in the first cycle the last of a thousand switches wait minutes for one of the
+    max_concurrent_switches slots; the switch's deadline bounds its poll, not its place in the queue."""
+
+    def silent(kind: str, asked: list[tuple[tuple[int, ...], Any]], reps: int) -> Any:
+        return None  # never answers: each poll ends on its own timeout, 4 x 400 ms
+
+    async with agents.fake_agent(silent) as (_, port):
+        body = _config(tmp_path, port, "c").replace('deadline = "20s"', 'deadline = "3s"')
+        cfg = parse_config(body.replace("retries = 1", "retries = 3").replace('"300ms"', '"400ms"'), "t.toml")
+        a, b = switch_sources(list(cfg.switch) * 2, max_concurrent=1)
+        ctx = SourceContext("x", asyncio.Queue(), None, Metrics())
+
+        async def as_the_supervisor_runs_it(src: Any) -> None:
+            async with asyncio.timeout(src.deadline):
+                await src.cycle(ctx)
+
+        results = await asyncio.gather(as_the_supervisor_runs_it(a), as_the_supervisor_runs_it(b),
+                                       return_exceptions=True)
+        # b waited 1.6 s for the slot, then polled 1.6 s of its 3 s: it ends on the switch's own error
+        # (its poll's, or on a loaded machine its poll budget's), not cut by the supervisor's deadline.
+        assert all(isinstance(r, SourceError) for r in results), results
     close_engines()
 
 
