@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from sensor.config import LineIndex, _check_struct, _Collector
+from sensor.config.validate import LineIndex, _check_struct, _Collector
 from sensor.errors import ConfigError
 
 State = Literal["proposed", "approved", "rejected"]
