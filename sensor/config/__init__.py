@@ -8,6 +8,8 @@ names below are the ones the rest of the sensor uses.
 
 from __future__ import annotations
 
+from sensor.errors import ConfigError, SecretError
+
 from sensor.config.schema import (
     AdvisoriesSection,
     Base,
@@ -50,6 +52,8 @@ from sensor.config.validate import (
 )
 
 __all__ = [
+    "ConfigError",
+    "SecretError",
     "DURATION_BOUNDS",
     "SECRET_KEYS",
     "AdvisoriesSection",
