@@ -16,7 +16,7 @@ from sensor.correlate.model import DeviceEvent, DeviceRecord
 from sensor.evidence.model import RegisterSummary
 from sensor.flows.events import AnomalyEvent, PolicyViolationEvent
 from sensor.flows.model import DeviceConversations
-from sensor.observations import HealthData, StatusData, SwitchHealth
+from sensor.observations import HealthData, SchemaVersion, SnapshotComplete, StatusData, SwitchHealth, Timestamp
 from sensor.policy.summary import PolicySummary
 
 SchemaName = Literal["edge-sensor/v1"]
@@ -24,9 +24,11 @@ SchemaName = Literal["edge-sensor/v1"]
 
 class _Envelope(msgspec.Struct, frozen=True, kw_only=True):
     schema: SchemaName
+    schema_version: SchemaVersion  # 1.x: additive changes raise the minor version only
     site: str
     sensor: str
-    observed_at: str  # RFC 3339, UTC
+    epoch: str  # the outbox's life: (sensor, epoch, seq) is unique
+    observed_at: Timestamp
 
 
 class StatusMessage(_Envelope, frozen=True, kw_only=True):
@@ -71,6 +73,12 @@ class PolicyViolationMessage(_Envelope, frozen=True, kw_only=True):
     data: PolicyViolationEvent
 
 
+class SnapshotCompleteMessage(_Envelope, frozen=True, kw_only=True):
+    kind: Literal["event"]
+    seq: int
+    data: SnapshotComplete
+
+
 class PolicyMessage(_Envelope, frozen=True, kw_only=True):
     kind: Literal["policy"]
     seq: int
@@ -95,7 +103,7 @@ MESSAGES: dict[str, tuple[type[msgspec.Struct], ...]] = {
     "health": (HealthMessage,),
     "switch": (SwitchMessage,),
     "device": (DeviceMessage,),
-    "event": (DeviceEventMessage, AnomalyEventMessage, PolicyViolationMessage),
+    "event": (DeviceEventMessage, AnomalyEventMessage, PolicyViolationMessage, SnapshotCompleteMessage),
     "flows": (FlowsMessage,),
     "register": (RegisterMessage,),
     "policy": (PolicyMessage,),

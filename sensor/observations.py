@@ -7,7 +7,7 @@ byte-for-byte the one stored (a QoS 1 redelivery carries the same ``seq``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -18,6 +18,15 @@ from sensor.flows.model import DeviceConversations
 from sensor.policy.summary import PolicySummary
 
 SCHEMA = "edge-sensor/v1"
+# The minor version of the v1 contract: raised by additive changes (a new field, kind or event),
+# which keep the major version (and the topic prefix). A hub accepts any 1.x and ignores what it
+# does not know. 1.1: epoch, schema_version, the forgotten and snapshot_complete events.
+SCHEMA_VERSION = "1.1"
+
+# Every time on the wire: RFC 3339 in UTC with "Z", microseconds (msgspec's datetime format,
+# so envelope strings and record datetimes look alike); declared as format: date-time.
+Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
+SchemaVersion = Annotated[str, msgspec.Meta(pattern=r"^1\.[0-9]+$")]
 
 Kind = Literal["status", "device", "event", "switch", "flows", "health", "register", "policy"]
 
@@ -33,12 +42,17 @@ class Observation(msgspec.Struct, frozen=True, kw_only=True):
 class StatusData(msgspec.Struct, frozen=True, kw_only=True):
     state: Literal["online", "offline"]
     version: str
-    started_at: str
+    started_at: Timestamp
+    # True on the last will: the broker sends it when the sensor goes away, but its bytes were
+    # made at connect time, so its observed_at is the connect time. The sensor was last seen
+    # alive at its last health message (every health_interval_s); it went away after that.
+    will: bool = False
+    health_interval_s: float | None = None
 
 
 class HealthData(msgspec.Struct, frozen=True, kw_only=True):
     version: str
-    started_at: str
+    started_at: Timestamp
     uptime_s: float
     outbox_depth: int
     outbox_max: int
@@ -51,6 +65,9 @@ class HealthData(msgspec.Struct, frozen=True, kw_only=True):
     hub_connected: bool | None = None
     hub_last_error: str | None = None
     outbox_error: str | None = None  # set while nothing can be committed (e.g. the state disk is full)
+    # What the broker should hold for this sensor, per retained kind (devices: the device records):
+    # a hub compares it with what it holds to know its copy of the inventory is complete.
+    retained: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class PortRoleInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,7 +89,7 @@ class SwitchHealth(msgspec.Struct, frozen=True, kw_only=True):
     methods: dict[str, str]  # table -> the method that produced it
     method_errors: dict[str, str]
     ok: bool
-    last_success: str | None
+    last_success: Timestamp | None
     last_error: str | None
     consecutive_failures: int
     duration_s: float
@@ -95,12 +112,25 @@ class SwitchHealth(msgspec.Struct, frozen=True, kw_only=True):
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     schema: str
+    schema_version: str = SCHEMA_VERSION
     kind: Kind
     site: str
     sensor: str
+    epoch: str  # the outbox's life: (sensor, epoch, seq) is unique; a new epoch means seq started again
     seq: int | None  # None only on status messages: the broker sends the last will, not us
     observed_at: str  # RFC 3339, UTC
     data: Any
+
+
+class SnapshotComplete(msgspec.Struct, frozen=True, kw_only=True):
+    """On ``events`` after a full republish of the retained state: the hub's copy is whole again."""
+
+    event: Literal["snapshot_complete"]
+    reason: Literal["broker lost retained state", "hub request"]
+    at: Timestamp
+    retained: dict[str, int]  # messages republished per kind (device, switch, register, policy)
+    first_seq: int | None  # the republished messages have seqs first_seq..last_seq (None: nothing retained)
+    last_seq: int | None
 
 
 def status_obs(data: StatusData, at: float) -> Observation:

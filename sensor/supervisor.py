@@ -36,6 +36,7 @@ from sensor.metrics import STAGE, Metrics, fold_loop_cpu, meter_event_loop
 from sensor.observations import HealthData, Observation, health_obs
 from sensor.publish.mqtt import Publisher
 from sensor.publish.outbox import Outbox, outbox_path, rfc3339
+from sensor.publish.republish import Republisher
 from sensor.sources import Source, SourceContext, ToCorrelator
 
 OBSERVATION_QUEUE = 2000
@@ -112,6 +113,8 @@ class Supervisor:
         self.store_backoff = (0.5, 10.0)  # seconds: first retry and cap while the outbox cannot be written
         self.stage: CorrelatorStage | None = None
         self.status_path = Path(cfg.sensor.state_dir) / STATUS_FILE
+        self.retained: dict[str, int] = {}
+        self.republisher: Republisher | None = None
 
     # -- stages -------------------------------------------------------------
     async def _writer(self) -> None:
@@ -288,9 +291,14 @@ class Supervisor:
             hub_connected=pub.connected.is_set() if pub is not None else None,
             hub_last_error=str(pub.last_error) if pub is not None and pub.last_error else None,
             outbox_error=self.store_error,
+            retained=dict(sorted(self.retained.items())),
         )
 
     async def emit_health(self) -> None:
+        try:
+            self.retained = await self.outbox.retained_counts()
+        except StoreError as e:
+            log.debug("cannot count the retained messages for health", error=str(e))
         await self.observations.put(health_obs(self.health_data(), time.time()))
 
     async def _health_loop(self) -> None:
@@ -414,10 +422,15 @@ class Supervisor:
             async with asyncio.TaskGroup() as tg:
                 writer = tg.create_task(self._writer(), name="outbox-writer")
                 pub_task = None
+                rep_task = None
                 if self.cfg.mqtt is not None:
+                    self.republisher = Republisher(self.outbox, self.metrics,
+                                                   min_interval=float(self.cfg.mqtt.republish_min_interval))
+                    rep_task = tg.create_task(self.republisher.run(), name="republisher")
                     self.publisher = Publisher(
                         self.cfg.mqtt, self.outbox, site=self.cfg.sensor.site,
-                        sensor_id=self.cfg.sensor.id, metrics=self.metrics,
+                        sensor_id=self.cfg.sensor.id, metrics=self.metrics, republisher=self.republisher,
+                        health_interval=float(self.cfg.sensor.health_interval),
                     )
                     pub_task = tg.create_task(self.publisher.run(), name="publisher")
                 stage = self.stage = CorrelatorStage(self.cfg, self.snapshots, self.observations, self.metrics,
@@ -434,6 +447,8 @@ class Supervisor:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.snapshots.join(), timeout=STOP_BUDGET / 4)
                 correlator.cancel()
+                if rep_task is not None:
+                    rep_task.cancel()
                 await self._drain(STOP_BUDGET / 2)
                 if self.publisher is not None and pub_task is not None:
                     await self.publisher.stop(grace=0 if once else 1.0)

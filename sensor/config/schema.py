@@ -84,6 +84,8 @@ class MqttSection(Base, frozen=True):
     topic_prefix: str = "edge-sensor/v1"
     max_inflight: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 200
     drain_timeout: Duration = Duration(30)
+    # At most one full republish of the retained state per this interval (requests in between wait).
+    republish_min_interval: Duration = Duration(300)
 
     @property
     def effective_port(self) -> int:
@@ -185,6 +187,9 @@ class CorrelationSection(Base, frozen=True):
     flap_window: Duration = Duration(600)
     full_refresh: Duration = Duration(86400)  # re-publish every retained device record
     forget_after: Duration = Duration(30 * 86400)  # after disappearing, then an empty retained record
+    # A record whose only change is a later last_seen is published again once it moved by this much:
+    # a hub's last_seen is never older than this (plus one poll interval).
+    last_seen_refresh: Duration = Duration(3600)
 
 
 class ClassificationOverride(Base, frozen=True):

@@ -22,7 +22,7 @@ from sensor.classify.risk import Policy
 from sensor.classify.rules import Rules, load_rules
 from sensor.config import Config
 from sensor.correlate.model import DeviceEvent, DeviceRecord
-from sensor.correlate.records import RecordBuilder, signature
+from sensor.correlate.records import RecordBuilder, signature, ts
 from sensor.correlate.tracker import Tracker, TrackerSettings, TrackerState
 from sensor.correlate.view import Settings, View, build_view
 from sensor.evidence.controls import ControlsContext, apply_controls
@@ -45,6 +45,7 @@ class CorrelatorConfig:
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     policy: Policy = field(default_factory=Policy)
     full_refresh: float = 86400.0
+    last_seen_refresh: float = 3600.0
 
 
 def settings_from(cfg: Config) -> CorrelatorConfig:
@@ -57,6 +58,7 @@ def settings_from(cfg: Config) -> CorrelatorConfig:
                                 flap_window=float(c.flap_window), forget_after=float(c.forget_after)),
         policy=_risk_policy(cfg),
         full_refresh=float(c.full_refresh),
+        last_seen_refresh=float(c.last_seen_refresh),
     )
 
 
@@ -138,11 +140,19 @@ class Correlator:
             rec = records[mac]
             sig = signature(rec)
             dev = st.devices[mac]
-            if out.full_refresh or sig != dev.published:
+            # last_seen alone does not make a record new, but it may not lag by more than the refresh.
+            stale = dev.last_seen - dev.published_seen >= self.settings.last_seen_refresh
+            if out.full_refresh or sig != dev.published or stale:
                 dev.published = sig
+                dev.published_seen = dev.last_seen
                 out.devices.append((mac, rec))
         out.devices.extend((mac, None) for mac in forgotten)
         out.events = self.builder.events(res.events, records)
+        # The empty retained message clears the record; this event says so, with a seq and a time.
+        out.events += [DeviceEvent(event="forgotten", mac=mac, at=ts(now),
+                                   detail=f"gone for {self.settings.tracker.forget_after / 86400:g} days: "
+                                          f"its retained record is cleared")
+                       for mac in forgotten]
         return out
 
 

@@ -102,7 +102,8 @@ class DeviceRecord(msgspec.Struct, frozen=True, kw_only=True):
     controls: Controls | None = None  # zone, segmentation policy, allowed peers, monitoring, ownership
 
 
-EventKind = Literal["appeared", "moved", "ip_changed", "disappeared", "flapping"]
+# forgotten: after forget_after; its retained record is cleared (an empty message) at the same time
+EventKind = Literal["appeared", "moved", "ip_changed", "disappeared", "flapping", "forgotten"]
 
 
 class DeviceEvent(msgspec.Struct, frozen=True, kw_only=True):

@@ -63,6 +63,7 @@ class DeviceState(msgspec.Struct, kw_only=True):
     device_class: str | None = None
     class_score: float = 0.0
     published: str = ""  # signature of the record last published
+    published_seen: float = 0.0  # its last_seen
 
 
 class TrackerState(msgspec.Struct, kw_only=True):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+# sensor.observations.Timestamp (not imported: observations imports this module)
+Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
 
 
 class ZoneSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -21,7 +26,7 @@ class PolicySummary(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     hash: str  # sha256 of the zones' addresses and the approved rules
     file: str
-    generated_at: str | None
+    generated_at: Timestamp | None
     rules: int
     approved_rules: int
     rejected_rules: int

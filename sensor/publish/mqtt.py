@@ -25,11 +25,15 @@ from sensor.errors import HubAuthError, HubError, SecretError, StoreError
 from sensor.metrics import STAGE, Metrics
 from sensor.observations import SCHEMA, Envelope, StatusData, topic_base
 from sensor.publish.outbox import Outbox, Row, rfc3339
+from sensor.publish.republish import LOST, REQUESTED, Republisher
 
 if TYPE_CHECKING:
     import aiomqtt
 
 PUBACK_TIMEOUT = 10.0  # seconds; a PUBACK on a working link takes milliseconds
+# After subscribing to its own status topic on connect: how long to wait for the broker's retained
+# copy. None within this time means the broker lost the sensor's retained state (or never had it).
+RETAINED_PROBE = 2.0
 
 # CONNACK reason codes that mean "your credentials are wrong": retrying quickly cannot help.
 _AUTH_CODES = {4, 5, 134, 135, 140}
@@ -72,8 +76,11 @@ def describe_hub_error(exc: BaseException, where: str) -> HubError:
 class Publisher:
     """Owns the MQTT connection; drains the outbox whenever it is connected."""
 
-    def __init__(self, cfg: MqttSection, outbox: Outbox, *, site: str, sensor_id: str, metrics: Metrics) -> None:
+    def __init__(self, cfg: MqttSection, outbox: Outbox, *, site: str, sensor_id: str, metrics: Metrics,
+                 republisher: Republisher | None = None, health_interval: float | None = None) -> None:
         self.cfg = cfg
+        self.republisher = republisher
+        self.health_interval = health_interval
         self.outbox = outbox
         self.metrics = metrics
         self.base = topic_base(cfg.topic_prefix, site, sensor_id)
@@ -88,17 +95,21 @@ class Publisher:
         self._acked: list[int] = []
         self._in_flight: set[int] = set()
         self._backoff = Backoff(base=1.0, cap=60.0)
+        self._status_seen = asyncio.Event()
+        self.retained_lost = 0  # connects that found the broker without our retained status
 
     # -- status -----------------------------------------------------------
-    def _status_payload(self, state: Literal["online", "offline"]) -> bytes:
+    def _status_payload(self, state: Literal["online", "offline"], *, will: bool = False) -> bytes:
         env = Envelope(
             schema=SCHEMA,
             kind="status",
             site=self.site,
             sensor=self.sensor_id,
+            epoch=self.outbox.epoch,
             seq=None,
             observed_at=rfc3339(time.time()),
-            data=StatusData(state=state, version=__version__, started_at=rfc3339(self.started_at)),
+            data=StatusData(state=state, version=__version__, started_at=rfc3339(self.started_at), will=will,
+                            health_interval_s=self.health_interval),
         )
         return msgspec.json.encode(env)
 
@@ -122,7 +133,8 @@ class Publisher:
             password=password,
             identifier=self.cfg.client_id or f"edge-sensor-{self.site}-{self.sensor_id}",
             protocol=aiomqtt.ProtocolVersion.V5,
-            will=aiomqtt.Will(f"{self.base}/status", self._status_payload("offline"), qos=1, retain=True),
+            will=aiomqtt.Will(f"{self.base}/status", self._status_payload("offline", will=True), qos=1,
+                             retain=True),
             keepalive=int(self.cfg.keepalive),
             timeout=10,
             tls_context=build_tls_context(self.cfg),
@@ -150,8 +162,6 @@ class Publisher:
                     self.metrics.inc("hub_connects")
                     self.metrics.set("hub_connected", 1)
                     self.log.info("connected to hub", topics=self.base)
-                    await client.publish(f"{self.base}/status", self._status_payload("online"), qos=1, retain=True)
-                    self.connected.set()
                     try:
                         await self._pump(client)
                     finally:
@@ -194,9 +204,38 @@ class Publisher:
             if errors:
                 raise errors[0] from None
 
+    async def _announce(self, client: aiomqtt.Client) -> None:
+        """Subscribe to our own status (the probe) and the request topic, then say online."""
+        from paho.mqtt.subscribeoptions import SubscribeOptions
+
+        self._status_seen.clear()
+        if self.republisher is not None:
+            await client.subscribe(f"{self.base}/republish", options=SubscribeOptions(qos=1))
+            # Once the SUBACK is here the broker has queued its retained copy, if it has one; only that
+            # copy comes with the retain flag (our own "online" comes back without it).
+            await client.subscribe(f"{self.base}/status", options=SubscribeOptions(qos=1))
+        await client.publish(f"{self.base}/status", self._status_payload("online"), qos=1, retain=True)
+        self.connected.set()
+
+    async def _probe(self, client: aiomqtt.Client) -> None:
+        """A broker that has no retained status of ours lost our retained state: have it republished."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(RETAINED_PROBE):
+                await self._status_seen.wait()
+        await client.unsubscribe(f"{self.base}/status")
+        if self.republisher is not None and not self._status_seen.is_set():
+            self.retained_lost += 1
+            self.metrics.inc("hub_retained_lost")
+            self.log.warning("the broker holds no retained status of this sensor: republishing the retained state",
+                             probe_s=RETAINED_PROBE)
+            self.republisher.request(LOST)
+
     async def _pump_group(self, client: aiomqtt.Client) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._watch_disconnect(client), name="publisher-watch")
+            await self._announce(client)
+            if self.republisher is not None:
+                tg.create_task(self._probe(client), name="publisher-probe")
             tg.create_task(self._flush_acks_forever(), name="publisher-acks")
             window = asyncio.Semaphore(self.cfg.max_inflight)
             cursor = 0
@@ -220,9 +259,20 @@ class Publisher:
         import aiomqtt
 
         # aiomqtt fails its message iterator when the connection drops; pending publishes
-        # would otherwise only time out.
-        async for _ in client.messages:
-            pass
+        # would otherwise only time out. It also brings the probe's answer and the hub's requests.
+        async for message in client.messages:
+            topic = message.topic.value
+            if topic == f"{self.base}/status":
+                if message.retain:
+                    self._status_seen.set()
+            elif topic == f"{self.base}/republish" and self.republisher is not None:
+                if message.retain:
+                    # It would ask again at every connect: a request is an act, not a state.
+                    self.log.warning("ignored a retained republish request: publish it without retain",
+                                     topic=topic)
+                    continue
+                self.log.info("the hub asked for a full republish", retained=bool(message.retain))
+                self.republisher.request(REQUESTED)
         raise aiomqtt.MqttError("connection to the hub closed")
 
     async def _publish_one(self, client: aiomqtt.Client, row: Row, window: asyncio.Semaphore) -> None:

@@ -20,6 +20,10 @@ is moved aside (``outbox.sqlite3.damaged-<time>``) with one error and a fresh on
 continues after the high-water mark. The seqs that can no longer be delivered are
 counted in ``dropped_total`` and ``last_dropped_seq`` like any other drop.
 
+The mark also holds the ``epoch``: an id made when a fresh mark is written (a new state
+directory, or a mark lost with its outbox), carried in every envelope. ``(sensor, epoch,
+seq)`` is unique: after a reset the seqs start again at 1, in a new epoch.
+
 The same file is the local store: ``retained`` keeps the latest payload of every
 retained topic (devices, switches), which ``sensor inventory`` reads whether or not
 a hub is configured.
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -42,7 +47,7 @@ import structlog
 
 from sensor.errors import StoreError, StoreFullError
 from sensor.metrics import Metrics
-from sensor.observations import SCHEMA, Envelope, Observation
+from sensor.observations import SCHEMA, Envelope, Observation, SnapshotComplete, event_obs
 from sensor.statefiles import create_private, ensure_dir, is_disk_full, is_write_failure, write_atomic
 
 T = TypeVar("T")
@@ -79,6 +84,13 @@ class SeqMark(msgspec.Struct, frozen=True, kw_only=True):
     pending_from: int  # the lowest seq that was not yet acknowledged when this was written
     dropped_total: int = 0
     last_dropped_seq: int = 0
+    epoch: str | None = None  # None: written by a version without epochs (one is made at open)
+
+
+def new_epoch(now: float | None = None) -> str:
+    """A new outbox life: its start time (sortable, readable) and 32 random bits (unique)."""
+    stamp = datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(4)}"
 
 
 class _Damaged(Exception):
@@ -96,7 +108,16 @@ def _store_error(action: str, path: Path, e: BaseException) -> StoreError:
 
 
 def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The one time format on the wire: exactly what msgspec writes for the records' datetimes."""
+    return _encoder.encode(datetime.fromtimestamp(ts, UTC))[1:-1].decode()
+
+
+class _Stored(msgspec.Struct, frozen=True):
+    """A stored envelope, its data kept as bytes (for a republish)."""
+
+    kind: str
+    observed_at: str
+    data: msgspec.Raw
 
 
 class Row(msgspec.Struct, frozen=True, array_like=True):
@@ -128,6 +149,7 @@ class Outbox:
         self.dropped_total = 0
         self.last_dropped_seq = 0
         self.reserved = 0
+        self.epoch = ""
         self.mark_path = path.with_name(path.stem + ".seq")
         self.damage: str | None = None  # what was wrong with the outbox found at open, if anything
         self.moved_aside: Path | None = None
@@ -193,7 +215,11 @@ class Outbox:
         if self.damage is not None:
             self._recover_seq(mark, max_row_seq)
         self.reserved = mark.reserved if mark is not None else 0
-        if self.damage is not None or mark is None or self.reserved < self.next_seq:
+        self.epoch = mark.epoch if mark is not None and mark.epoch else new_epoch()
+        if mark is None or not mark.epoch:
+            self.log.info("new outbox epoch", epoch=self.epoch, next_seq=self.next_seq)
+        if (self.damage is not None or mark is None or self.reserved < self.next_seq
+                or mark.epoch != self.epoch):
             self._write_mark(self.next_seq + SEQ_BLOCK)
 
     def _connect_checked(self, existed: bool,
@@ -282,7 +308,8 @@ class Outbox:
         if self._db is not None:
             pending = self._db.execute("SELECT seq FROM outbox WHERE seq IS NOT NULL ORDER BY id LIMIT 1").fetchone()
         mark = SeqMark(reserved=reserved, pending_from=pending[0] if pending else self.next_seq,
-                       dropped_total=self.dropped_total, last_dropped_seq=self.last_dropped_seq)
+                       dropped_total=self.dropped_total, last_dropped_seq=self.last_dropped_seq,
+                       epoch=self.epoch or None)
         write_atomic(self.mark_path, msgspec.json.encode(mark))
         self.reserved = reserved
 
@@ -339,6 +366,7 @@ class Outbox:
             kind=obs.kind,
             site=self.site,
             sensor=self.sensor_id,
+            epoch=self.epoch,
             seq=seq,
             observed_at=rfc3339(obs.observed_at),
             data=obs.data,
@@ -412,6 +440,57 @@ class Outbox:
         self.dropped_total += dropped
         self.last_dropped_seq = last_dropped
         return dropped
+
+    # -- republish ----------------------------------------------------------
+    async def republish(self, reason: str) -> SnapshotComplete:
+        """Commit every retained message again (new seqs), then a ``snapshot_complete`` event.
+
+        Read and appended in one job of the writer thread: nothing committed meanwhile can be
+        overtaken by an older copy of itself. The data and observed_at are the stored ones.
+        """
+        done: SnapshotComplete = await self._run(self._republish_sync, reason)
+        self.metrics.set("outbox_depth", self.depth)
+        self.changed.set()
+        return done
+
+    def _republish_sync(self, reason: str) -> SnapshotComplete:
+        try:
+            stored = self.db.execute("SELECT topic, payload FROM retained ORDER BY topic").fetchall()
+        except sqlite3.Error as e:
+            raise _store_error("read", self.path, e) from None
+        batch: list[Observation] = []
+        counts: dict[str, int] = {}
+        for topic, payload in stored:
+            try:
+                env = msgspec.json.decode(payload, type=_Stored)
+                at = datetime.fromisoformat(env.observed_at).timestamp()
+            except (msgspec.DecodeError, ValueError) as e:
+                self.log.warning("a stored retained message is unreadable: not republished", topic=topic,
+                                 error=str(e))
+                self.metrics.inc("republish_unreadable")
+                continue
+            batch.append(Observation(kind=env.kind, topic=topic, data=env.data, retain=True,  # type: ignore[arg-type]
+                                     observed_at=at))
+            counts[env.kind] = counts.get(env.kind, 0) + 1
+        first = self.next_seq
+        now = time.time()
+        done = SnapshotComplete(event="snapshot_complete", reason=reason, at=rfc3339(now),  # type: ignore[arg-type]
+                                retained=counts, first_seq=first if batch else None,
+                                last_seq=first + len(batch) - 1 if batch else None)
+        self._append_sync([*batch, event_obs(done, now)])
+        return done
+
+    async def retained_counts(self) -> dict[str, int]:
+        """Retained messages in the local store per kind: what the broker should hold."""
+        return await self._read(self._counts_sync)
+
+    def _counts_sync(self) -> dict[str, int]:
+        if self._rdb is None:
+            return {}
+        try:
+            return {str(k): int(n) for k, n in self._rdb.execute("SELECT kind, COUNT(*) FROM retained GROUP BY kind")}
+        except sqlite3.Error as e:
+            raise _store_error("read", self.path, e) from None
 
     # -- read / ack --------------------------------------------------------
     async def fetch(self, after_id: int, limit: int) -> list[Row]:
