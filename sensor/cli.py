@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "register": ("sensor.commands.register", "check an asset register export, or reconcile it with the devices seen"),
     "advisories": ("sensor.commands.advisories", "read CSAF advisories (check DIR) or match a register with them"),
     "report": ("sensor.commands.report", "static HTML report: port maps, zone matrix, evidence pages"),
+    "watch": ("sensor.commands.watch", "subscribe to a hub as a hub should; validate, check seq, print"),
     "policy": ("sensor.commands.policy", "segmentation policy: matrix, propose, diff, simulate, export"),
     "status": ("sensor.commands.status", "how the running (or last) sensor is doing, from its state directory"),
 }

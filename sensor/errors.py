@@ -30,6 +30,12 @@ class ConfigError(SensorError):
         super().__init__("\n".join(problems))
 
 
+class UsageError(SensorError):
+    """A command-line argument that cannot be used (said in one line)."""
+
+    exit_code = 2
+
+
 class SecretError(SensorError):
     """A secret file is missing, unreadable or too widely readable."""
 
