@@ -118,6 +118,8 @@ class Correlator:
         self.view = view
         res = self.tracker.update(view, snaps)
         forgotten = self.tracker.forget(now)
+        self.builder.switch_ids = {n: s.system.base_mac for n, s in self.latest.items()
+                                   if s.system is not None and s.system.base_mac}
         started = time.thread_time()
         records = self.builder.build(self.tracker, view, flows)
         self.classification_cpu += time.thread_time() - started

@@ -22,7 +22,10 @@ Score = Annotated[int, msgspec.Meta(ge=0, le=100)]
 class Attachment(msgspec.Struct, frozen=True, kw_only=True):
     """Where a device is plugged in, how sure the sensor is, and why."""
 
-    switch: str
+    switch: str  # the name in this sensor's configuration
+    # The switch's chassis MAC (its base MAC, as the switch reports it; the LLDP chassis id its
+    # neighbours see): the same switch has the same switch_id in every sensor. None: not reported.
+    switch_id: str | None = None
     port: str  # ifName (ifDescr when the switch has no name), or "ifIndex N"
     ifindex: int | None
     vlan: int | None

@@ -29,10 +29,11 @@ def ts(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
 
-def attachment(a: AttState | None) -> Attachment | None:
+def attachment(a: AttState | None, switch_ids: Mapping[str, str] | None = None) -> Attachment | None:
     if a is None:
         return None
-    return Attachment(switch=a.switch, port=a.port, ifindex=a.ifindex, vlan=a.vlan, confidence=a.confidence,
+    return Attachment(switch=a.switch, switch_id=(switch_ids or {}).get(a.switch), port=a.port,
+                      ifindex=a.ifindex, vlan=a.vlan, confidence=a.confidence,
                       evidence=a.evidence, flags=a.flags, first_seen=ts(a.first_seen), last_seen=ts(a.last_seen))
 
 
@@ -60,6 +61,8 @@ class RecordBuilder:
         self.policy = policy
         self.registry = registry
         self._vendor: dict[str, Vendor | None] = {}
+        # switch name -> its chassis MAC (base MAC): the switch's identity beyond this sensor's config
+        self.switch_ids: dict[str, str] = {}
 
     def vendor(self, mac: str) -> Vendor | None:
         key = mac[:14]  # covers /36 (9 hex digits)
@@ -149,7 +152,7 @@ class RecordBuilder:
         return DeviceRecord(
             mac=mac, present=dev.present, vendor=v.name if v else None, oui=v.block if v else None,
             vendor_note=d.vendor_note, locally_administered=la, first_seen=ts(dev.first_seen),
-            last_seen=ts(dev.last_seen), attachment=attachment(dev.attachment), ips=tuple(ips),
+            last_seen=ts(dev.last_seen), attachment=attachment(dev.attachment, self.switch_ids), ips=tuple(ips),
             neighbour=Neighbour(protocol=n.protocol, sys_name=n.sys_name, sys_desc=n.sys_desc,
                                 capabilities=n.capabilities, platform=n.platform, med_class=n.med_class,
                                 manufacturer=n.med_manufacturer, model=n.med_model, hardware=n.med_hardware,
@@ -164,7 +167,8 @@ class RecordBuilder:
             rec = records.get(ch.mac)
             out.append(DeviceEvent(
                 event=ch.kind, mac=ch.mac, at=ts(ch.at), detail=ch.detail,  # type: ignore[arg-type]
-                attachment=attachment(ch.attachment), previous_attachment=attachment(ch.previous),
+                attachment=attachment(ch.attachment, self.switch_ids),
+                previous_attachment=attachment(ch.previous, self.switch_ids),
                 ips=ch.ips, previous_ips=ch.previous_ips,
                 vendor=rec.vendor if rec else None,
                 device_class=rec.classification.device_class if rec else None))
