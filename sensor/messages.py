@@ -24,10 +24,12 @@ SchemaName = Literal["edge-sensor/v1"]
 
 class _Envelope(msgspec.Struct, frozen=True, kw_only=True):
     schema: SchemaName
-    schema_version: SchemaVersion  # 1.x: additive changes raise the minor version only
+    # 1.x: additive changes raise the minor version only. Fields added in a minor version are optional
+    # here, so a hub validating with these schemas also accepts older 1.x sensors (absent: "1.0").
+    schema_version: SchemaVersion = "1.0"
     site: str
     sensor: str
-    epoch: str  # the outbox's life: (sensor, epoch, seq) is unique
+    epoch: str | None = None  # the outbox's life (since 1.1): (sensor, epoch, seq) is unique
     observed_at: Timestamp
 
 
