@@ -217,7 +217,7 @@ class Publisher:
         await client.publish(f"{self.base}/status", self._status_payload("online"), qos=1, retain=True)
         self.connected.set()
 
-    async def _probe(self, client: aiomqtt.Client) -> None:
+    async def _probe(self, client: aiomqtt.Client, connected_at_seq: int) -> None:
         """A broker that has no retained status of ours lost our retained state: have it republished."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(RETAINED_PROBE):
@@ -228,14 +228,15 @@ class Publisher:
             self.metrics.inc("hub_retained_lost")
             self.log.warning("the broker holds no retained status of this sensor: republishing the retained state",
                              probe_s=RETAINED_PROBE)
-            self.republisher.request(LOST)
+            self.republisher.request(LOST, before_seq=connected_at_seq)
 
     async def _pump_group(self, client: aiomqtt.Client) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._watch_disconnect(client), name="publisher-watch")
+            connected_at_seq = self.outbox.next_seq
             await self._announce(client)
             if self.republisher is not None:
-                tg.create_task(self._probe(client), name="publisher-probe")
+                tg.create_task(self._probe(client, connected_at_seq), name="publisher-probe")
             tg.create_task(self._flush_acks_forever(), name="publisher-acks")
             window = asyncio.Semaphore(self.cfg.max_inflight)
             cursor = 0

@@ -442,20 +442,29 @@ class Outbox:
         return dropped
 
     # -- republish ----------------------------------------------------------
-    async def republish(self, reason: str) -> SnapshotComplete:
+    async def republish(self, reason: str, before_seq: int | None = None) -> SnapshotComplete | None:
         """Commit every retained message again (new seqs), then a ``snapshot_complete`` event.
+
+        Topics whose latest message is still in the outbox are left out: it is sent anyway. With
+        ``before_seq``, only topics whose latest message has a lower seq (sent on an earlier
+        connection, to the broker that may have lost it) are republished, and when there is
+        none, nothing is committed (None).
 
         Read and appended in one job of the writer thread: nothing committed meanwhile can be
         overtaken by an older copy of itself. The data and observed_at are the stored ones.
         """
-        done: SnapshotComplete = await self._run(self._republish_sync, reason)
+        done = await self._run(self._republish_sync, reason, before_seq)
         self.metrics.set("outbox_depth", self.depth)
         self.changed.set()
         return done
 
-    def _republish_sync(self, reason: str) -> SnapshotComplete:
+    def _republish_sync(self, reason: str, before_seq: int | None) -> SnapshotComplete | None:
         try:
-            stored = self.db.execute("SELECT topic, payload FROM retained ORDER BY topic").fetchall()
+            # A topic whose latest message still waits in the outbox is on its way anyway.
+            stored = self.db.execute(
+                "SELECT topic, payload FROM retained WHERE (seq IS NULL OR seq NOT IN "
+                "(SELECT seq FROM outbox WHERE seq IS NOT NULL)) AND (? IS NULL OR seq < ?) ORDER BY topic",
+                (before_seq, before_seq)).fetchall()
         except sqlite3.Error as e:
             raise _store_error("read", self.path, e) from None
         batch: list[Observation] = []
@@ -472,6 +481,8 @@ class Outbox:
             batch.append(Observation(kind=env.kind, topic=topic, data=env.data, retain=True,  # type: ignore[arg-type]
                                      observed_at=at))
             counts[env.kind] = counts.get(env.kind, 0) + 1
+        if not batch and before_seq is not None:
+            return None
         first = self.next_seq
         now = time.time()
         done = SnapshotComplete(event="snapshot_complete", reason=reason, at=rfc3339(now),  # type: ignore[arg-type]

@@ -38,20 +38,28 @@ class Republisher:
         self.min_interval = min_interval
         self.clock = clock
         self._pending: str | None = None
+        self._bound: int | None = None  # republish only seqs below this (None: every retained topic)
         self._wake = asyncio.Event()
         self._next_allowed = 0.0
         self.done = 0
 
-    def request(self, reason: str) -> None:
-        """Ask for a full republish; coalesced with any request still waiting."""
+    def request(self, reason: str, before_seq: int | None = None) -> None:
+        """Ask for a full republish; coalesced with any request still waiting.
+
+        ``before_seq`` (a loss found on connect): what was committed from then on goes to the
+        new broker anyway, so only older retained topics need it.
+        """
         self.metrics.inc("republish_requests")
         if self._pending is not None:
             self.metrics.inc("republish_coalesced")
-            # A loss outranks a request: it is what the event will say.
+            # A loss outranks a request in what the event says; the wider selection wins.
             if reason == LOST:
                 self._pending = LOST
+            if self._bound is not None:
+                self._bound = None if (before_seq is None or reason == REQUESTED) else max(self._bound, before_seq)
             return
         self._pending = reason
+        self._bound = before_seq if reason == LOST else None
         self._wake.set()
 
     async def run(self) -> None:
@@ -67,20 +75,21 @@ class Republisher:
             reason = self._pending
             if reason is None:
                 continue
-            self._pending = None
+            bound, self._pending, self._bound = self._bound, None, None
             try:
-                if reason == LOST and not await self.outbox.retained_counts():
-                    # Nothing retained yet (a new sensor, a new broker): nothing to refill, no signal.
-                    log.info("broker holds no retained state of this sensor, and there is none to republish")
-                    continue
-                self._next_allowed = self.clock() + self.min_interval
-                done = await self.outbox.republish(reason)
+                done = await self.outbox.republish(reason, bound)
             except StoreError as e:
                 # Not committed: ask again, after the interval (the outbox says why meanwhile).
                 log.error("republish could not be committed; trying again later", error=str(e))
                 self.metrics.inc("republish_errors")
-                self.request(reason)
+                self.request(reason, bound)
+                self._next_allowed = self.clock() + self.min_interval
                 continue
+            if done is None:
+                # Nothing was sent to an earlier broker (a new sensor): nothing to refill, no signal.
+                log.info("the broker holds no retained state of this sensor, and none was sent before")
+                continue
+            self._next_allowed = self.clock() + self.min_interval
             self.done += 1
             self.metrics.inc("republishes")
             log.info("retained state republished", reason=reason, messages=sum(done.retained.values()),

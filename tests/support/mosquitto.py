@@ -36,7 +36,8 @@ class Mosquitto:
     """One broker process; ``start``/``stop``/``restart`` keep port and persistence."""
 
     def __init__(self, workdir: Path, *, port: int | None = None, password: tuple[str, str] | None = None,
-                 tls: dict[str, str | bool] | None = None, persistence: bool = True) -> None:
+                 tls: dict[str, str | bool] | None = None, persistence: bool = True,
+                 settings: dict[str, str] | None = None) -> None:
         if shutil.which("mosquitto") is None:
             raise RuntimeError("mosquitto is not installed: run `make test` (it installs it) or apt-get install mosquitto")
         self.workdir = workdir
@@ -45,6 +46,7 @@ class Mosquitto:
         self.password = password
         self.tls = tls
         self.persistence = persistence
+        self.settings = dict(settings or {})  # broker options that replace the defaults below (e.g. the README's)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "mosquitto.log"
         self.conf_path = workdir / "mosquitto.conf"
@@ -62,6 +64,9 @@ class Mosquitto:
             f"log_dest file {self.log_path}",
             "log_type all",
         ]
+        ours = {"listener", "persistence_location", "log_dest", "log_type", "user"}
+        keep = {k: v for k, v in self.settings.items() if k not in ours}
+        lines = [ln for ln in lines if ln.split()[0] not in keep] + [f"{k} {v}" for k, v in keep.items()]
         if self.password:
             pw = self.workdir / "passwd"
             pw.write_text("")
