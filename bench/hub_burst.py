@@ -104,7 +104,12 @@ port = {broker.port}
         rec = Recorder(broker.port, "bench-hub")
         sup = Supervisor(cfg, sources=[Hospital(devices)])
         run = asyncio.create_task(sup.run())
-        await until(lambda: rec.idle_for(3.0), 300)
+        def first_cycle_done() -> bool:
+            with rec.lock:
+                started = any("/devices/" in t for _, t, _, _ in rec.got)
+            return started and rec.idle_for(3.0)
+
+        await until(first_cycle_done, 600)
         with rec.lock:
             got = [g for g in rec.got if not g[3]]
         kinds = collections.Counter(t.split("/")[4] for _, t, _, _ in got)
@@ -123,6 +128,8 @@ port = {broker.port}
         def devices_retained() -> int:
             probe = Recorder(broker.port, f"probe-{time.monotonic_ns()}")
             time.sleep(0.3)
+            while not probe.idle_for(1.0):  # the retained messages take a while to arrive
+                time.sleep(0.1)
             with probe.lock:
                 n = len({t for _, t, p, r in probe.got if r and "/devices/" in t and p})
             probe.close()
