@@ -24,8 +24,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from sensor.config import load_config
 from sensor.metrics import Metrics
 from sensor.observations import device_obs, event_obs, switch_obs
+from sensor.publish.mqtt import Publisher
 from sensor.publish.outbox import Outbox, outbox_path
 from sensor.publish.republish import LOST, REQUESTED, Republisher
 from sensor.watch import Checker, Stream, schema_validator, topic_problems
@@ -178,7 +180,8 @@ async def test_republish_is_atomic_and_keeps_data(tmp_path: Path) -> None:
         envs = [json.loads(r.payload) for r in rows]
         assert [e["seq"] for e in envs] == [3, 4, 5]
         dev = next(e for e in envs if e["kind"] == "device")
-        assert dev["observed_at"] == "2027-01-15T08:00:00.250000Z"
+        # One time format: the envelope's string and the record's datetimes are written alike.
+        assert dev["observed_at"] == "2027-01-15T08:00:00.250000Z" == dev["data"]["first_seen"]
         assert dev["data"] == json.loads(msgspec.json.encode(rec))
         assert envs[-1]["data"]["event"] == "snapshot_complete" and envs[-1]["kind"] == "event"
         for r in rows:
@@ -208,6 +211,23 @@ async def test_republisher_rate_limits_and_coalesces(tmp_path: Path) -> None:
         await asyncio.sleep(1.6)
         assert rep.done == 2
         task.cancel()
+    finally:
+        await b.close()
+
+
+async def test_last_will_says_it_is_one_and_when_to_expect_health(tmp_path: Path) -> None:
+    cfg = load_config(sensor_config(tmp_path, "north", 1883))
+    assert cfg.mqtt is not None
+    b = Outbox(outbox_path(tmp_path / "state"), site="lab", sensor_id="north", max_messages=1000, metrics=Metrics())
+    await b.open()
+    try:
+        pub = Publisher(cfg.mqtt, b, site="lab", sensor_id="north", metrics=Metrics(), health_interval=60.0)
+        will = json.loads(pub._status_payload("offline", will=True))
+        online = json.loads(pub._status_payload("online"))
+        assert will["data"]["will"] is True and online["data"]["will"] is False
+        assert will["data"]["health_interval_s"] == 60.0 and will["epoch"] == b.epoch and will["seq"] is None
+        for env in (will, online):
+            validate_message("edge-sensor/v1/lab/north/status", json.dumps(env).encode())
     finally:
         await b.close()
 
