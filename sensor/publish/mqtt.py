@@ -233,7 +233,9 @@ class Publisher:
     async def _pump_group(self, client: aiomqtt.Client) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._watch_disconnect(client), name="publisher-watch")
-            connected_at_seq = self.outbox.next_seq
+            # What was acknowledged before this connection is below the first seq still waiting (except
+            # the few a previous connection acknowledged out of order in its last in-flight window).
+            connected_at_seq = await self.outbox.first_pending_seq()
             await self._announce(client)
             if self.republisher is not None:
                 tg.create_task(self._probe(client, connected_at_seq), name="publisher-probe")

@@ -491,6 +491,19 @@ class Outbox:
         self._append_sync([*batch, event_obs(done, now)])
         return done
 
+    async def first_pending_seq(self) -> int:
+        """The lowest seq not yet acknowledged (next_seq when none waits): below it, all was sent."""
+        return await self._read(self._first_pending_sync)
+
+    def _first_pending_sync(self) -> int:
+        if self._rdb is None:
+            raise StoreError("outbox is not open")
+        try:
+            low = self._rdb.execute("SELECT MIN(seq) FROM outbox WHERE seq IS NOT NULL").fetchone()[0]
+        except sqlite3.Error as e:
+            raise _store_error("read", self.path, e) from None
+        return int(low) if low is not None else self.next_seq
+
     async def retained_counts(self) -> dict[str, int]:
         """Retained messages in the local store per kind: what the broker should hold."""
         return await self._read(self._counts_sync)
