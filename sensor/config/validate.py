@@ -51,6 +51,8 @@ DURATION_BOUNDS: dict[tuple[type[msgspec.Struct], str], tuple[float, float | Non
     (MqttSection, "keepalive"): (5, 65535, "the MQTT keep-alive is a 16-bit number of seconds, and shorter "
                                            "than 5s disconnects on a busy link"),
     (MqttSection, "drain_timeout"): (1, None, "`run --once` needs time to hear the hub's acknowledgements"),
+    (MqttSection, "republish_min_interval"): (1, None, "each full republish sends every retained message again; "
+                                                       "no limit lets a flapping broker flood itself"),
     (SwitchSection, "interval"): (10, None, "polling a switch more often loads its CPU and the sensor's "
                                             "for no new information"),
     (SwitchSection, "deadline"): (1, None, "no poll finishes faster; a shorter deadline fails every poll"),
@@ -62,6 +64,8 @@ DURATION_BOUNDS: dict[tuple[type[msgspec.Struct], str], tuple[float, float | Non
     (CorrelationSection, "flap_window"): (1, None, "moves are counted within this window"),
     (CorrelationSection, "full_refresh"): (3600, None, "each refresh re-publishes every device record; "
                                                        "more often floods the outbox"),
+    (CorrelationSection, "last_seen_refresh"): (60, None, "each refresh re-publishes the records of every "
+                                                          "device still seen; more often floods the outbox"),
     (CorrelationSection, "forget_after"): (3600, None, "a device is forgotten this long after it "
                                                        "disappeared; sooner makes short absences lose history"),
     (FlowsSection, "window"): (1, None, "conversations are summed and published once per window"),
