@@ -165,14 +165,15 @@ def policy_obs(data: PolicySummary, at: float) -> Observation:
     return Observation(kind="policy", topic="policy", data=data, retain=True, observed_at=at)
 
 
-def event_obs(data: DeviceEvent | AnomalyEvent | PolicyViolationEvent, at: float) -> Observation:
+def event_obs(data: DeviceEvent | AnomalyEvent | PolicyViolationEvent | SnapshotComplete, at: float) -> Observation:
     return Observation(kind="event", topic="events", data=data, observed_at=at)
 
 
 # What an observation carries, by kind: the structs the JSON Schemas are generated from
-# (sensor/messages.py). None: a forgotten device (an empty retained message).
+# (sensor/messages.py). None: a forgotten device (an empty retained message). Raw: a stored message's
+# data, republished as it was (sensor/publish/outbox.py).
 Data = (StatusData | HealthData | SwitchHealth | DeviceRecord | DeviceEvent | AnomalyEvent | PolicyViolationEvent
-        | DeviceConversations | RegisterSummary | PolicySummary | None)
+        | SnapshotComplete | DeviceConversations | RegisterSummary | PolicySummary | msgspec.Raw | None)
 
 
 def topic_base(prefix: str, site: str, sensor_id: str) -> str:
