@@ -68,7 +68,7 @@ async def main(cfg: dict) -> None:
             datagrams = sum(x.datagrams for x in listeners) if name == "all" else lst.datagrams
             out[name] = {"records": table.records, "datagrams": datagrams,
                          "errors": coll.decoder.stats["decode_errors"],
-                         "conversations": msgspec.to_builtins(convs), "events": events}
+                         "conversations": msgspec.to_builtins(convs), "events": msgspec.to_builtins(events)}
         start = now
         print(json.dumps(out), flush=True)
 
