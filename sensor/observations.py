@@ -21,7 +21,9 @@ SCHEMA = "edge-sensor/v1"
 # The minor version of the v1 contract: raised by additive changes (a new field, kind or event),
 # which keep the major version (and the topic prefix). A hub accepts any 1.x and ignores what it
 # does not know. 1.1: epoch, schema_version, the forgotten and snapshot_complete events.
-SCHEMA_VERSION = "1.1"
+# 1.2: the flow window (window_start, window_end) is a date-time like every other time; it was Unix
+# seconds before. The one non-additive change in v1, made before the first release (README).
+SCHEMA_VERSION = "1.2"
 
 # Every time on the wire: RFC 3339 in UTC with "Z", microseconds (msgspec's datetime format,
 # so envelope strings and record datetimes look alike); declared as format: date-time.

@@ -116,6 +116,58 @@ def stream_seqs(lines: list[dict[str, Any]]) -> dict[tuple[str, str], set[int]]:
 
 # -- pure parts ----------------------------------------------------------------------------------
 
+TIME_NAMES = re.compile(r"(_at|_seen|_since|^at|^window_start|^window_end|^last_success|^last_flow)$")
+
+
+def _time_properties(node: Any, path: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    if isinstance(node, dict):
+        for name, sub in (node.get("properties") or {}).items():
+            if TIME_NAMES.search(name):
+                out.append((f"{path}.{name}", sub))
+        for key, sub in node.items():
+            out += _time_properties(sub, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, sub in enumerate(node):
+            out += _time_properties(sub, f"{path}[{i}]")
+    return out
+
+
+def test_every_time_in_the_shipped_schemas_is_a_date_time() -> None:
+    from sensor.commands.schema import NAMES, shipped
+    found = 0
+    for kind in NAMES:
+        for where, prop in _time_properties(json.loads(shipped(kind))):
+            branches = [b for b in prop.get("anyOf", [prop]) if b.get("type") != "null"]
+            assert branches and all(b == {"type": "string", "format": "date-time"} for b in branches), \
+                f"{kind}: {where} is {prop}, not a date-time"
+            found += 1
+    assert found >= 20  # the walk reaches the records, events and flows
+
+
+async def test_a_flows_message_carries_its_window_as_date_times(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from sensor.flows.model import Conversation, DeviceConversations
+    from sensor.observations import flows_obs
+    start = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+    end = datetime(2026, 12, 2, 8, 5, 0, 250000, tzinfo=UTC)
+    dc = DeviceConversations(device="00:09:fb:00:00:01", mac="00:09:fb:00:00:01", ip="10.1.2.3",
+                             window_start=start, window_end=end, bytes_out=1, bytes_in=2,
+                             conversations=[Conversation("10.9.9.9", 2575, 6, "out", 1, 2, 1, 1, 1)])
+    box = Outbox(outbox_path(tmp_path), site="lab", sensor_id="a", max_messages=10, metrics=Metrics())
+    await box.open()
+    try:
+        await box.append([flows_obs(dc, end.timestamp())])
+        [row] = await box.fetch(0, 10)
+    finally:
+        await box.close()
+    env = validate_message(row.topic, row.payload)
+    assert env is not None and env["schema_version"] == "1.2"
+    assert env["data"]["window_start"] == "2026-12-02T08:00:00Z"
+    assert env["data"]["window_end"] == "2026-12-02T08:05:00.250000Z"
+
+
 def test_stream_tells_gaps_late_and_duplicates() -> None:
     s = Stream()
     assert [s.see(n) for n in (1, 2, 5)] == [None, None, "gap: seq 3..4 missing"]

@@ -8,12 +8,12 @@ Times are RFC 3339 in UTC, like the envelope's ``observed_at``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
 
 from sensor.evidence.model import AdvisoryMatch, Controls, RegisterFields
+from sensor.wiretime import UtcTime
 
 Confidence = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Score = Annotated[int, msgspec.Meta(ge=0, le=100)]
@@ -32,16 +32,16 @@ class Attachment(msgspec.Struct, frozen=True, kw_only=True):
     confidence: Confidence
     evidence: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()  # e.g. "edge switch not polled"
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
+    first_seen: UtcTime | None = None
+    last_seen: UtcTime | None = None
 
 
 class IpAddress(msgspec.Struct, frozen=True, kw_only=True):
     ip: str
     version: Literal[4, 6]
     router: str  # whose ARP / neighbour table said so
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: UtcTime
+    last_seen: UtcTime
 
 
 class Neighbour(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,8 +91,8 @@ class DeviceRecord(msgspec.Struct, frozen=True, kw_only=True):
     oui: str | None = None  # the registry block that matched, e.g. "58:42:e4" or "70:b3:d5:36:a0/36"
     vendor_note: str | None = None  # e.g. "network module by Lantronix"
     locally_administered: bool = False
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: UtcTime
+    last_seen: UtcTime
     attachment: Attachment | None = None
     ips: tuple[IpAddress, ...] = ()
     neighbour: Neighbour | None = None
@@ -114,7 +114,7 @@ class DeviceEvent(msgspec.Struct, frozen=True, kw_only=True):
 
     event: EventKind
     mac: str
-    at: datetime
+    at: UtcTime
     detail: str
     attachment: Attachment | None = None
     previous_attachment: Attachment | None = None  # moved, flapping

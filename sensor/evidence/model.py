@@ -3,12 +3,13 @@ reconciliation summary. These structs are part of the hub contract (their JSON S
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 import msgspec
 
 from sensor.evidence.csaf import RemediationCategory
+from sensor.wiretime import UtcTime
 
 MatchBasis = Literal["mac", "ip", "manufacturer+model+location"]
 Confidence = Literal["vendor", "vendor+product", "vendor+product+version"]
@@ -57,7 +58,7 @@ class MatchedAsset(msgspec.Struct, frozen=True, kw_only=True):
     mac: str
     basis: MatchBasis
     detail: str
-    last_seen: datetime
+    last_seen: UtcTime
     notes: tuple[str, ...] = ()  # where the register and the network disagree
 
 
@@ -69,7 +70,7 @@ class UnseenAsset(msgspec.Struct, frozen=True, kw_only=True):
     location: str = ""
     high_risk: bool | None = None
     mac: str | None = None  # the matched device, when it was seen once
-    last_seen: datetime | None = None  # None: never seen
+    last_seen: UtcTime | None = None  # None: never seen
     why: str
 
 
@@ -82,8 +83,8 @@ class ShadowDevice(msgspec.Struct, frozen=True, kw_only=True):
     switch: str | None = None
     port: str | None = None
     ips: tuple[str, ...] = ()
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: UtcTime
+    last_seen: UtcTime
 
 
 class RegisterSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,7 +112,7 @@ class Segmentation(msgspec.Struct, frozen=True, kw_only=True):
     hash: str | None = None  # sha256 of the approved policy's zones and rules
     zone_protected: bool = False  # the policy's scope: conversations touching a protected zone are checked
     rules: int = 0  # approved rules with the device's zone (or address) on either side
-    exported_at: datetime | None = None  # the last ruleset compiled for this hash (`sensor policy export`)
+    exported_at: UtcTime | None = None  # the last ruleset compiled for this hash (`sensor policy export`)
     exported_format: str | None = None
     detail: str
 
@@ -121,8 +122,8 @@ class Monitoring(msgspec.Struct, frozen=True, kw_only=True):
 
     flows_24h: int = 0  # flow records in the last 24 h
     windows_24h: int = 0  # flow windows with traffic in the last 24 h
-    last_flow: datetime | None = None
-    baseline_since: datetime | None = None
+    last_flow: UtcTime | None = None
+    baseline_since: UtcTime | None = None
     baseline_age_days: float | None = None
     learning: bool | None = None  # None: no baseline
     anomalies_30d: int = 0

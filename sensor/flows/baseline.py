@@ -102,7 +102,8 @@ class Baselines:
                 if len(self.state.devices) >= self.max_devices:
                     self.dropped += 1
                     continue
-                b = self.state.devices[dc.device] = DeviceBaseline(first_seen=dc.window_start, last_seen=now)
+                b = DeviceBaseline(first_seen=dc.window_start.timestamp(), last_seen=now)
+                self.state.devices[dc.device] = b
             b.last_seen = now
             volume = dc.bytes_out + dc.bytes_in
             if volume > U64:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from collectors.flows.records import ip_text, mac_text
@@ -182,6 +183,7 @@ class Aggregator:
                         if isinstance(peer_mac, bytes) and len(peer_mac) == 6:
                             peer_macs.setdefault(dev, {})[text[peer]] = mac_text(peer_mac)
         out = []
+        window_start, window_end = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
         for dev, convs in per_dev.items():
             mac = who[dev][1]
             ip = text[dev]
@@ -197,7 +199,7 @@ class Aggregator:
                                           [source_label(s) for s in order], rate, rate_from))
             items.sort(key=lambda c: (-(c.bytes_out + c.bytes_in), c.peer, c.port, c.proto, c.dir))
             out.append(DeviceConversations(
-                device=mac or ip, mac=mac, ip=ip, window_start=start, window_end=end,
+                device=mac or ip, mac=mac, ip=ip, window_start=window_start, window_end=window_end,
                 bytes_out=self._clamp(sum(c.bytes_out for c in items)),
                 bytes_in=self._clamp(sum(c.bytes_in for c in items)),
                 conversations=items, peer_macs=peer_macs.get(dev, {}),

@@ -10,6 +10,7 @@ from typing import Literal
 import msgspec
 
 from sensor.flows.model import Counter
+from sensor.wiretime import UtcTime
 
 
 class Peer(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,8 +37,8 @@ class AnomalyEvent(msgspec.Struct, frozen=True, kw_only=True):
     reasons: list[Reason]
     bytes: Counter
     packets: Counter | None = None
-    window_start: float
-    window_end: float
+    window_start: UtcTime
+    window_end: UtcTime
 
 
 class PolicyViolationEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,8 +58,8 @@ class PolicyViolationEvent(msgspec.Struct, frozen=True, kw_only=True):
     rule: str | None  # the approved rule for the same source and service that would have applied, if any
     policy_version: int
     policy_hash: str
-    window_start: float
-    window_end: float
+    window_start: UtcTime
+    window_end: UtcTime
 
 
 FlowEvent = AnomalyEvent | PolicyViolationEvent

@@ -12,6 +12,7 @@ import msgspec
 
 from collectors.flows.decode import NO_SAMPLING
 from collectors.flows.table import U64
+from sensor.wiretime import UtcTime
 
 # 64-bit counters: msgspec cannot check bounds beyond int64, so the bound is in the schema
 # for the hub, and the aggregation clamps to it.
@@ -46,8 +47,9 @@ class DeviceConversations(msgspec.Struct, frozen=True, kw_only=True):
     device: str  # MAC when known, else the address
     mac: str | None
     ip: str
-    window_start: float
-    window_end: float
+    # The flow window, as every time on the wire: RFC 3339 in UTC (msgspec's datetime format).
+    window_start: UtcTime
+    window_end: UtcTime
     bytes_out: Counter
     bytes_in: Counter
     conversations: list[Conversation]

@@ -71,6 +71,7 @@ class Matrix:
         new = 0
         for dc in windows:
             dev = dc.mac
+            start, end = dc.window_start.timestamp(), dc.window_end.timestamp()
             for c in dc.conversations:
                 if c.dir == "out":
                     key: Key = (dc.ip, c.peer, c.proto, c.port)
@@ -91,14 +92,14 @@ class Matrix:
                         self.state.dropped += 1
                         continue
                     self.index[key] = Entry(key[0], key[1], key[2], key[3], client_dev, server_dev, nbytes,
-                                            c.flows, 1, dc.window_start, dc.window_end)
+                                            c.flows, 1, start, end)
                     new += 1
                     continue
                 e.bytes += nbytes
                 e.flows += c.flows
                 e.windows += 1
-                e.last_seen = max(e.last_seen, dc.window_end)
-                e.first_seen = min(e.first_seen, dc.window_start)
+                e.last_seen = max(e.last_seen, end)
+                e.first_seen = min(e.first_seen, start)
                 e.client_device = client_dev or e.client_device
                 e.server_device = server_dev or e.server_device
         self.expire(now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sensor.config import load_config
@@ -17,7 +18,7 @@ MODALITY_IP = "198.18.10.40"
 
 
 def _conv(mac: str, ip: str, *convs: Conversation) -> DeviceConversations:
-    return DeviceConversations(device=mac, mac=mac, ip=ip, window_start=0.0, window_end=300.0,
+    return DeviceConversations(device=mac, mac=mac, ip=ip, window_start=datetime.fromtimestamp(0.0, UTC), window_end=datetime.fromtimestamp(300.0, UTC),
                                bytes_out=1000, bytes_in=1000, conversations=list(convs))
 
 

@@ -119,7 +119,7 @@ def test_monitor_counts_events_for_both_ends_and_forgets_after_30_days() -> None
         event="policy_violation", device=PUMP, mac=PUMP, ip="10.30.0.22",
         peer=Peer(ip="10.40.0.11", port=23, proto=6, dir="in"), zone="medication_delivery",
         peer_zone="clinical_workstations", service="tcp/23", application="telnet", bytes=0, packets=0,
-        policy_version=1, policy_hash="h", rule=None, window_start=T0, window_end=T0)
+        policy_version=1, policy_hash="h", rule=None, window_start=datetime.fromtimestamp(T0, UTC), window_end=datetime.fromtimestamp(T0, UTC))
     for i in range(5):
         mon.add_window([], [ev], T0 + i, resolve=sc.directory().resolve)
     s = mon.summaries(T0 + 10)

@@ -15,6 +15,7 @@ import socket
 import struct
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
@@ -316,11 +317,11 @@ async def test_counters_beyond_64_bits_are_clamped_counted_and_bounded_in_the_sc
     state = BaselineState()
     base = Baselines(state, DeviceDirectory(macs={PUMP: PUMP_MAC}), internal=INTERNAL, learning_period=0,
                      volume_min_bytes=1)
-    small = DeviceConversations(device=PUMP_MAC, mac=PUMP_MAC, ip=PUMP, window_start=0, window_end=300,
+    small = DeviceConversations(device=PUMP_MAC, mac=PUMP_MAC, ip=PUMP, window_start=datetime.fromtimestamp(0, UTC), window_end=datetime.fromtimestamp(300, UTC),
                                 bytes_out=1, bytes_in=0, conversations=[])
     for i in range(3):
         base.update([small], 300.0 * (i + 1))
-    both = DeviceConversations(device=PUMP_MAC, mac=PUMP_MAC, ip=PUMP, window_start=0, window_end=300,
+    both = DeviceConversations(device=PUMP_MAC, mac=PUMP_MAC, ip=PUMP, window_start=datetime.fromtimestamp(0, UTC), window_end=datetime.fromtimestamp(300, UTC),
                                bytes_out=U64, bytes_in=U64, conversations=[])
     (ev,) = base.update([both], 2000)
     assert ev.rule == "volume_above_baseline" and ev.bytes == U64 and base.clamped == 1

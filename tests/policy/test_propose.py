@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
@@ -106,7 +107,7 @@ def test_reproposal_keeps_decisions_adds_new_and_marks_stale() -> None:
     from sensor.flows.model import Conversation, DeviceConversations
 
     m2.add_window([DeviceConversations(device="00:09:fb:00:00:32", mac="00:09:fb:00:00:32", ip="10.30.0.32",
-                                       window_start=later - 300, window_end=later, bytes_out=10, bytes_in=10,
+                                       window_start=datetime.fromtimestamp(later - 300, UTC), window_end=datetime.fromtimestamp(later, UTC), bytes_out=10, bytes_in=10,
                                        conversations=[Conversation(sc.CENTRAL, 123, 17, "out", 10, 10, 1, 1, 1)])]
                   * 1, later)
     second = propose(m2.entries, placer(m2), CFG.policy, now=later, previous=[edited])

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -101,13 +102,13 @@ def _flows_state(state: Path, now: float) -> None:
     ]))
     save_matrix(m, state)
     mon = Monitor()
-    conv = DeviceConversations(device=PUMP, mac=PUMP, ip=IPS[PUMP], window_start=now - 600, window_end=now - 300,
+    conv = DeviceConversations(device=PUMP, mac=PUMP, ip=IPS[PUMP], window_start=datetime.fromtimestamp(now - 600, UTC), window_end=datetime.fromtimestamp(now - 300, UTC),
                                bytes_out=5000, bytes_in=800,
                                conversations=[Conversation(PHARMACY, 2575, 6, "out", 5000, 800, 20, 10, 4)])
     violation = PolicyViolationEvent(
         event="policy_violation", device=PUMP, mac=PUMP, ip=IPS[PUMP], peer=Peer(ip=IPS[WS], port=23, proto=6, dir="in"),
         zone="medication_delivery", peer_zone="clinical_workstations", service="tcp/23", application="telnet",
-        bytes=0, packets=0, policy_version=3, policy_hash="h", rule=None, window_start=now - 600, window_end=now - 300)
+        bytes=0, packets=0, policy_version=3, policy_hash="h", rule=None, window_start=datetime.fromtimestamp(now - 600, UTC), window_end=datetime.fromtimestamp(now - 300, UTC))
     mon.add_window([conv], [violation], now - 300, {PUMP: (now - 30 * 86400, now - 23 * 86400)})
     save_monitor(mon.state, state)
 
