@@ -21,6 +21,7 @@ from sensor.classify.oui import OuiRegistry, registry
 from sensor.classify.risk import Policy
 from sensor.classify.rules import Rules, load_rules
 from sensor.config import Config
+from sensor.correlate.macs import switch_identity
 from sensor.correlate.model import DeviceEvent, DeviceRecord
 from sensor.correlate.records import RecordBuilder, signature, ts
 from sensor.correlate.tracker import Tracker, TrackerSettings, TrackerState
@@ -118,8 +119,7 @@ class Correlator:
         self.view = view
         res = self.tracker.update(view, snaps)
         forgotten = self.tracker.forget(now)
-        self.builder.switch_ids = {n: s.system.base_mac for n, s in self.latest.items()
-                                   if s.system is not None and s.system.base_mac}
+        self.builder.switch_ids = self._switch_ids(view)
         started = time.thread_time()
         records = self.builder.build(self.tracker, view, flows)
         self.classification_cpu += time.thread_time() - started
@@ -156,6 +156,20 @@ class Correlator:
                                           f"its retained record is cleared")
                        for mac in forgotten]
         return out
+
+    def _switch_ids(self, view: View) -> dict[str, str]:
+        """Every switch's globally unique id: its bridge (base) MAC, else the chassis id its neighbours see."""
+        known = self.state.switch_ids
+        for name, snap in self.latest.items():
+            sid = switch_identity(snap.system.base_mac if snap.system is not None else None)
+            sid = sid or view.seen_as.get(name)
+            if sid is not None:
+                known[name] = sid
+        # Bounded by the configuration: a switch no longer configured nor polled loses its id.
+        current = set(self.latest) | set(self.settings.view.switch_hosts)
+        for name in [n for n in known if n not in current]:
+            del known[name]
+        return dict(known)
 
 
 _ENC = msgspec.json.Encoder()

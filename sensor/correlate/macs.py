@@ -32,6 +32,25 @@ def normalize_mac(text: str) -> str | None:
     return ":".join(h[i : i + 2] for i in range(0, 12, 2))
 
 
+SWITCH_ID_PREFIX = "lldp:"
+_MAX_CHASSIS_ID = 255  # octets in an LLDP chassis ID TLV: anything longer was not one
+
+
+def switch_identity(chassis: str | None) -> str | None:
+    """A switch's globally unique id from its bridge (base) MAC or an LLDP chassis id; None if there is none.
+
+    A MAC in the form used everywhere (``94:18:82:01:00:00``); any other chassis id (a name, an
+    address, a local string) as sent, prefixed ``lldp:``. An all-zero or group MAC names no one switch.
+    """
+    text = (chassis or "").strip()
+    if not text or len(text) > _MAX_CHASSIS_ID:
+        return None
+    mac = normalize_mac(text)
+    if mac is None:
+        return SWITCH_ID_PREFIX + text
+    return None if mac == "00:00:00:00:00:00" or int(mac[:2], 16) & 1 else mac
+
+
 @functools.lru_cache(maxsize=1 << 17)
 def not_a_device(mac: str) -> str | None:
     """Why ``mac`` (normalised form) is never an end device, or None when it may be one."""

@@ -23,8 +23,9 @@ class Attachment(msgspec.Struct, frozen=True, kw_only=True):
     """Where a device is plugged in, how sure the sensor is, and why."""
 
     switch: str  # the name in this sensor's configuration
-    # The switch's chassis MAC (its base MAC, as the switch reports it; the LLDP chassis id its
-    # neighbours see): the same switch has the same switch_id in every sensor. None: not reported.
+    # The switch's globally unique id, the same in every sensor: its bridge (base) MAC as it reports
+    # it, else the LLDP chassis id its polled neighbours see for it (a MAC as everywhere, any other
+    # chassis id as "lldp:" + the id). None: neither is known.
     switch_id: str | None = None
     port: str  # ifName (ifDescr when the switch has no name), or "ifIndex N"
     ifindex: int | None

@@ -61,7 +61,7 @@ class RecordBuilder:
         self.policy = policy
         self.registry = registry
         self._vendor: dict[str, Vendor | None] = {}
-        # switch name -> its chassis MAC (base MAC): the switch's identity beyond this sensor's config
+        # switch name -> its switch_id (bridge MAC or LLDP chassis id): its identity beyond this sensor's config
         self.switch_ids: dict[str, str] = {}
 
     def vendor(self, mac: str) -> Vendor | None:

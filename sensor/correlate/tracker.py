@@ -71,6 +71,9 @@ class TrackerState(msgspec.Struct, kw_only=True):
     devices: dict[str, DeviceState] = msgspec.field(default_factory=dict)
     bindings: dict[str, IpState] = msgspec.field(default_factory=dict)  # ip -> its current MAC
     last_full_refresh: float = 0.0
+    # switch name -> its switch_id as last known: a poll that does not say it (a timeout, an empty
+    # LLDP table) keeps it, so its devices' records are not published again without one.
+    switch_ids: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 @dataclass(frozen=True)

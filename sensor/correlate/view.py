@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from collectors.facts import Interface, LldpNeighbor, Snapshot
 from collectors.provenance import tolerant_tables
-from sensor.correlate.macs import IGNORED_STATUS, not_a_device
+from sensor.correlate.macs import IGNORED_STATUS, SWITCH_ID_PREFIX, not_a_device, switch_identity
 
 IF_TYPE_LAG = 161  # ieee8023adLag
 IF_TYPE_PROP_VIRTUAL = 53  # Cisco IOS and NX-OS report their port-channels as propVirtual, not ieee8023adLag
@@ -142,6 +142,8 @@ class View:
     own_macs: frozenset[str]
     polled: frozenset[str]
     depth: dict[str, int]
+    # polled switch -> the LLDP chassis id its polled neighbours see for it (``switch_identity``)
+    seen_as: dict[str, str] = field(default_factory=dict)
 
 
 def _norm_name(name: str) -> str:
@@ -258,6 +260,7 @@ def build_view(snapshots: Mapping[str, Snapshot], settings: Settings) -> View:
     # (switch, port key) -> {mac: vlan}
     per_port: dict[str, dict[int | None, dict[str, int | None]]] = {}
     neighbours: dict[str, LldpNeighbor] = {}
+    seen_as: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     for name in sorted(snapshots):
         snap = snapshots[name]
@@ -307,6 +310,9 @@ def build_view(snapshots: Mapping[str, Snapshot], settings: Settings) -> View:
                     faces = faces or peer
                     reasons.append(f"{n.protocol.upper()} neighbour {label} is the polled switch {peer}")
                     links.append((name, peer))
+                    # CDP's device ID is a name the switch chose, not its chassis: LLDP only.
+                    if n.protocol == "lldp" and (sid := switch_identity(n.chassis_id)) is not None:
+                        seen_as[peer][sid] += 1
                 elif neighbour_kind(n) == "infra":
                     behind = True
                     reasons.append(f"{n.protocol.upper()} neighbour {label} ({caps}) is a switch or router not polled")
@@ -371,7 +377,13 @@ def build_view(snapshots: Mapping[str, Snapshot], settings: Settings) -> View:
 
     ips = _addresses(snapshots, own)
     return View(ports=ports, candidates=dict(candidates), observed=observed, ips=ips, neighbours=neighbours,
-                own_macs=own, polled=polled, depth=depth)
+                own_macs=own, polled=polled, depth=depth,
+                seen_as={sw: _one_id(ids) for sw, ids in seen_as.items()})
+
+
+def _one_id(ids: Mapping[str, int]) -> str:
+    """The chassis id most neighbours see (a MAC before any other), the same whatever the polling order."""
+    return min(ids, key=lambda i: (i.startswith(SWITCH_ID_PREFIX), -ids[i], i))
 
 
 def _candidate(role: PortRole, mac: str, vlan: int | None, depth: int, self_lldp: LldpNeighbor | None) -> Candidate:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import msgspec
+import pytest
+
+from collectors.facts import Snapshot, SwitchInfo
 from sensor.classify.classifier import Classifier
 from sensor.classify.rules import load_rules
-from sensor.correlate.engine import Correlator, CorrelatorConfig
+from sensor.correlate.engine import Correlator, CorrelatorConfig, Output
 from sensor.correlate.tracker import TrackerSettings
 from sensor.correlate.view import Settings
-from tests.correlate.factory import DEVICE_PORT, PUMP, SW1_BASE, WS, dist, sw1
+from tests.correlate.factory import DEVICE_PORT, DIST_BASE, PUMP, SW1_BASE, WS, dist, sw1
 
 RULES = load_rules()
 
@@ -47,3 +51,80 @@ def test_last_seen_is_refreshed_at_the_stated_granularity() -> None:
     assert len(out.devices) == 6 and out.events == []  # last_seen 105 s later: published again
     assert all(rec.last_seen.timestamp() == 105 for _, rec in out.devices if rec is not None)
     assert c.ingest([sw1(120)], now=120).devices == []
+
+
+def _no_base_mac(snap: Snapshot) -> Snapshot:
+    """What the CLI and most NETCONF collectors give: a system name, no bridge (base) MAC."""
+    assert snap.system is not None
+    return msgspec.structs.replace(snap, system=msgspec.structs.replace(snap.system, base_mac=None))
+
+
+def _dist_sees_sw1_as(chassis_id: str, t: float = 10) -> Snapshot:
+    snap = dist(t)
+    return msgspec.structs.replace(snap, lldp=tuple(msgspec.structs.replace(n, chassis_id=chassis_id)
+                                                    for n in snap.lldp))
+
+
+def _switch_id(out: Output, mac: str = PUMP) -> str | None:
+    att = out.records[mac].attachment
+    assert att is not None and att.switch == "sw1"
+    return att.switch_id
+
+
+def test_a_switch_without_base_mac_is_named_by_the_chassis_id_its_neighbours_see() -> None:
+    out = make().ingest([dist(10), _no_base_mac(sw1(11))], now=12)
+    assert _switch_id(out) == SW1_BASE
+    ev = next(e for e in out.events if e.mac == PUMP)
+    assert ev.attachment is not None and ev.attachment.switch_id == SW1_BASE
+
+
+def test_two_sensors_give_one_switch_one_id_however_each_knows_it() -> None:
+    # Sensor a polls the access switch by SNMP (bridge address); sensor b polls it by CLI under another
+    # name (no bridge address) and the distribution switch, whose LLDP table names it by sysName.
+    a = make().ingest([sw1(11)], now=12)
+    b_acc = msgspec.structs.replace(_no_base_mac(sw1(11, name="b-acc")),
+                                    system=SwitchInfo(switch="b-acc", sys_name="sw1"))
+    b = make().ingest([dist(10), b_acc], now=12)
+    att_a, att_b = a.records[PUMP].attachment, b.records[PUMP].attachment
+    assert att_a is not None and att_b is not None
+    assert (att_a.switch, att_b.switch) == ("sw1", "b-acc")
+    assert att_a.switch_id == att_b.switch_id == SW1_BASE
+
+
+@pytest.mark.parametrize(("chassis_id", "expected"), [
+    ("9418.8201.0000", SW1_BASE),  # a MAC in any spelling: the one form used everywhere
+    ("94-18-82-01-00-00", SW1_BASE),
+    ("sw1.example.org", "lldp:sw1.example.org"),  # subtype local, a name, an address: prefixed, as sent
+    ("198.18.0.11", "lldp:198.18.0.11"),
+])
+def test_the_chassis_id_is_normalized(chassis_id: str, expected: str) -> None:
+    out = make().ingest([_dist_sees_sw1_as(chassis_id), _no_base_mac(sw1(11))], now=12)
+    assert _switch_id(out) == expected
+
+
+def test_a_bridge_address_that_names_no_one_switch_gives_way_to_the_chassis_id() -> None:
+    snap = sw1(11)
+    assert snap.system is not None
+    zero = msgspec.structs.replace(snap, system=msgspec.structs.replace(snap.system, base_mac="00:00:00:00:00:00"))
+    assert _switch_id(make().ingest([dist(10), zero], now=12)) == SW1_BASE
+    assert _switch_id(make().ingest([_dist_sees_sw1_as("00:00:00:00:00:00"), _no_base_mac(sw1(11))],
+                                    now=12)) is None
+
+
+def test_the_switch_id_stays_when_a_later_poll_does_not_say_it() -> None:
+    c = make()
+    assert _switch_id(c.ingest([dist(10), _no_base_mac(sw1(11))], now=12)) == SW1_BASE
+    # dist's next LLDP table is empty (a timeout) and sw1 answers nothing about itself: the id is kept,
+    # and no record is published again for it.
+    out = c.ingest([msgspec.structs.replace(dist(25), lldp=()),
+                    msgspec.structs.replace(sw1(26), system=None)], now=27)
+    assert _switch_id(out) == SW1_BASE and out.devices == []
+
+
+def test_a_device_behind_an_unpolled_edge_switch_names_the_polled_switch_that_sees_it() -> None:
+    # Only dist is polled: sw1 is an edge switch known from dist's LLDP table. The attachment is dist's
+    # port towards it, so its switch_id is dist's, never sw1's (switch, switch_id and port agree).
+    out = make().ingest([dist(10)], now=12)
+    att = out.records[PUMP].attachment
+    assert att is not None and (att.switch, att.port, att.switch_id) == ("dist", "ge1", DIST_BASE)
+    assert "edge switch not polled" in att.flags

@@ -18,7 +18,8 @@ from sensor.observations import Envelope, SwitchHealth
 from sensor.publish.outbox import Outbox
 from sensor.sources import SourceContext
 from sensor.supervisor import Supervisor
-from tests.correlate.factory import MON, PUMP, WS, dist, sw1
+from tests.correlate.factory import MON, PUMP, SW1_BASE, WS, dist, sw1
+from tests.support.schemas import validate_message
 
 
 class Snapshots:
@@ -140,6 +141,30 @@ async def test_inventory_filters(write_config: Callable[..., Path], capsys: pyte
     assert inventory.run(p.parse_args(["--config", str(path), "--csv", "--class", "workstation"])) == 0
     out = capsys.readouterr().out
     assert WS in out and "sw1,ge3,10" in out
+
+
+class SnapshotsOverCli(Snapshots):
+    """sw1 polled by a method that gives no bridge address (CLI); dist's LLDP table names its chassis."""
+
+    async def cycle(self, ctx: SourceContext) -> None:
+        snap = sw1(self.t + 1)
+        assert snap.system is not None
+        await ctx.snapshot(dist(self.t))
+        await ctx.snapshot(msgspec.structs.replace(snap, system=msgspec.structs.replace(snap.system, base_mac=None)))
+
+
+async def test_published_records_name_a_switch_without_bridge_address_by_its_chassis_id(
+        write_config: Callable[..., Path]) -> None:
+    cfg = load_config(write_config())
+    assert await Supervisor(cfg, sources=[SnapshotsOverCli()]).run(once=True) == 0
+    msgs = await _published(cfg.sensor.state_dir)
+    atts = {m["data"]["mac"]: m["data"]["attachment"] for m in msgs if m["kind"] == "device"}  # type: ignore[index]
+    assert len(atts) == 6
+    for m in msgs:
+        if m["kind"] in ("device", "event"):
+            validate_message(f"edge-sensor/v1/lab/test/{m['kind']}", json.dumps(m).encode())
+    assert {(a["switch"], a["switch_id"]) for a in atts.values()} == {("sw1", SW1_BASE)}  # type: ignore[index]
+    assert {d["attachment"]["switch_id"] for d in inventory.load_devices(cfg.sensor.state_dir)} == {SW1_BASE}
 
 
 def test_shipped_schemas_equal_the_generated_ones() -> None:
