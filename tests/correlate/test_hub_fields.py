@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
 import pytest
 
@@ -9,6 +11,7 @@ from collectors.facts import Snapshot, SwitchInfo
 from sensor.classify.classifier import Classifier
 from sensor.classify.rules import load_rules
 from sensor.correlate.engine import Correlator, CorrelatorConfig, Output
+from sensor.correlate.store import load_state, save_state
 from sensor.correlate.tracker import TrackerSettings
 from sensor.correlate.view import Settings
 from tests.correlate.factory import DEVICE_PORT, DIST_BASE, PUMP, SW1_BASE, WS, dist, sw1
@@ -128,3 +131,13 @@ def test_a_device_behind_an_unpolled_edge_switch_names_the_polled_switch_that_se
     att = out.records[PUMP].attachment
     assert att is not None and (att.switch, att.port, att.switch_id) == ("dist", "ge1", DIST_BASE)
     assert "edge switch not polled" in att.flags
+
+
+def test_the_switch_id_survives_a_restart(tmp_path: Path) -> None:
+    c = make()
+    assert _switch_id(c.ingest([dist(10), _no_base_mac(sw1(11))], now=12)) == SW1_BASE
+    save_state(tmp_path / "correlation.state", c.state)
+    again = Correlator(c.settings, Classifier(RULES), load_state(tmp_path / "correlation.state"))
+    # the first poll after the restart: sw1 only, saying nothing about itself
+    out = again.ingest([msgspec.structs.replace(sw1(26), system=None)], now=27)
+    assert _switch_id(out) == SW1_BASE and out.devices == []
