@@ -217,3 +217,19 @@ def test_line_index_arrays_of_tables() -> None:
     assert idx.line_of(("switch", 1, "name")) == 8
     assert idx.line_of(("switch", 1, "snmp", "host")) == 15
     assert idx.line_of(("switch", 1, "snmp", "missing")) == 10
+
+
+def test_every_command_reports_a_bad_config_the_same_way(tmp_path: Path, files: dict[str, str],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Each command that loads the configuration prints its problems, one a line, and exits 2."""
+    cfg = tmp_path / "sensor.toml"
+    cfg.write_text(HEAD.format(**files) + 'health_interval = "soon"\n[mqtt]\nhost = "h"\nport = 0\n')
+    assert main(["check-config", str(cfg)]) == 2
+    *problems, count = capsys.readouterr().err.splitlines()
+    assert len(problems) == 2 and all(p.startswith(f"{cfg}:") for p in problems)
+    assert count == f"2 problems found in {cfg}"
+    for cmd in (["inventory"], ["status"], ["run", "--once"], ["report", "--out", str(tmp_path / "r")],
+                ["policy", "matrix"]):
+        assert main([*cmd, "--config", str(cfg)]) == 2, cmd
+        out = capsys.readouterr()
+        assert (out.out, out.err.splitlines()) == ("", problems), cmd

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sensor.commands.common import add_config, config_path
+from sensor.commands.common import add_config, config_path, config_problems
 from sensor.config import Config, load_config, summary_lines
 from sensor.errors import ConfigError
 
@@ -32,11 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
             load_policy(cfg.policy.file)
     except ConfigError as e:
-        for problem in e.problems:
-            print(problem, file=sys.stderr)
-        n = len(e.problems)
-        print(f"{n} problem{'s' if n != 1 else ''} found in {args.file}", file=sys.stderr)
-        return 2
+        return config_problems(e, args.file)
     for line in summary_lines(cfg):
         print(line)
     for hint in _policy_hints(cfg, args.file):

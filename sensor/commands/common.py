@@ -21,7 +21,11 @@ import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from sensor.config import Config
+    from sensor.errors import ConfigError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -55,6 +59,28 @@ def config_path(args: argparse.Namespace, *, optional: bool = False) -> str | No
     if optional:
         return os.environ.get(CONFIG_ENV) or None
     return default_config()
+
+
+def config_problems(e: ConfigError, path: str | None = None) -> int:
+    """Print a configuration's problems to stderr, one a line (with ``path``: and how many, in which
+    file); the exit code to return: nothing was tried."""
+    for problem in e.problems:
+        print(problem, file=sys.stderr)
+    if path is not None:
+        n = len(e.problems)
+        print(f"{n} problem{'s' if n != 1 else ''} found in {path}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def load_or_problems(args: argparse.Namespace, *, check_files: bool = True) -> Config | int:
+    """The configuration ``-c`` names (``config_path``), or the exit code after printing its problems."""
+    from sensor.config import load_config
+    from sensor.errors import ConfigError
+
+    try:
+        return load_config(config_path(args) or "", check_files=check_files)
+    except ConfigError as e:
+        return config_problems(e)
 
 
 # --------------------------------------------------------------- terminal

@@ -28,12 +28,13 @@ from sensor.commands.common import (
     add_config,
     colour_enabled,
     config_path,
+    load_or_problems,
     render,
     risk_style,
     width,
     wrap_items,
 )
-from sensor.config import Config, load_config
+from sensor.config import Config
 from sensor.errors import ConfigError
 from sensor.publish.outbox import outbox_path, read_retained
 
@@ -177,18 +178,13 @@ def _refuse_unknown(what: str, given: list[str] | None, known: set[str]) -> str 
 
 
 def run(args: argparse.Namespace) -> int:
-    path = config_path(args)
-    assert path is not None
-    try:
-        cfg = load_config(path, check_files=False)
-    except ConfigError as e:
-        for problem in e.problems:
-            print(problem, file=sys.stderr)
-        return EXIT_USAGE
+    cfg = load_or_problems(args, check_files=False)
+    if isinstance(cfg, int):
+        return cfg
     store = outbox_path(cfg.sensor.state_dir)
     if not store.is_file():
         print(f"sensor inventory: there is no sensor state in {cfg.sensor.state_dir} (no {store.name}): "
-              f"check sensor.state_dir in {path}, or run `sensor run` first", file=sys.stderr)
+              f"check sensor.state_dir in {config_path(args)}, or run `sensor run` first", file=sys.stderr)
         return EXIT_USAGE
     damaged: list[str] = []
     stored = load_devices(cfg.sensor.state_dir, damaged)

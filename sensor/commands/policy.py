@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sensor.commands.common import add_config, config_path
+from sensor.commands.common import add_config, config_path, config_problems
 from sensor.config import Config, load_config
 from sensor.errors import ConfigError, SensorError
 from sensor.policy.apps import PROTO_NAMES, service_text
@@ -104,9 +104,7 @@ def run(args: argparse.Namespace) -> int:
         configure_apps(dict(cfg.policy.applications))
         return int(globals()[f"_{args.action}"](cfg, args))
     except ConfigError as e:
-        for problem in e.problems:
-            print(problem, file=sys.stderr)
-        return 2
+        return config_problems(e)
 
 
 def _matrix(cfg: Config, args: argparse.Namespace) -> int:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sensor.commands.common import add_config, config_path
-from sensor.config import load_config
-from sensor.errors import ConfigError
+from sensor.commands.common import add_config, load_or_problems
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,12 +18,9 @@ def run(args: argparse.Namespace) -> int:
     from sensor.report.data import load
     from sensor.report.render import write_report
 
-    try:
-        cfg = load_config(config_path(args) or "", check_files=False)
-    except ConfigError as e:
-        for problem in e.problems:
-            print(problem, file=sys.stderr)
-        return 2
+    cfg = load_or_problems(args, check_files=False)
+    if isinstance(cfg, int):
+        return cfg
     data = load(cfg)
     try:
         res = write_report(data, args.out)

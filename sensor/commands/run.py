@@ -14,9 +14,7 @@ import asyncio
 import sys
 
 from sensor import log as sensor_log
-from sensor.commands.common import add_config, config_path
-from sensor.config import load_config
-from sensor.errors import ConfigError
+from sensor.commands.common import add_config, load_or_problems
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -37,14 +35,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = config_path(args)
-    assert path is not None
-    try:
-        cfg = load_config(path)
-    except ConfigError as e:
-        for problem in e.problems:
-            print(problem, file=sys.stderr)
-        return 2
+    cfg = load_or_problems(args)
+    if isinstance(cfg, int):
+        return cfg
     sensor_log.configure(cfg.sensor.log_level, fmt=args.log_format)
     from sensor.supervisor import run_sensor
 

@@ -24,12 +24,10 @@ from sensor.commands.common import (
     EXIT_FAILED,
     EXIT_NOT_RUNNING,
     EXIT_OK,
-    EXIT_USAGE,
     add_config,
     config_path,
+    load_or_problems,
 )
-from sensor.config import load_config
-from sensor.errors import ConfigError
 
 STATUS_FILE = "status.json"
 
@@ -92,20 +90,15 @@ def judge(doc: dict[str, Any], now: float) -> tuple[str, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = config_path(args)
-    assert path is not None
-    try:
-        cfg = load_config(path, check_files=False)
-    except ConfigError as e:
-        for problem in e.problems:
-            print(problem, file=sys.stderr)
-        return EXIT_USAGE
+    cfg = load_or_problems(args, check_files=False)
+    if isinstance(cfg, int):
+        return cfg
     file = Path(cfg.sensor.state_dir) / STATUS_FILE
     try:
         doc = json.loads(file.read_text())
     except FileNotFoundError:
         print(f"sensor status: no {file}: the sensor has not run with this state directory "
-              f"(start it: systemctl start edge-sensor, or sensor run -c {path})", file=sys.stderr)
+              f"(start it: systemctl start edge-sensor, or sensor run -c {config_path(args)})", file=sys.stderr)
         return EXIT_FAILED
     except (OSError, ValueError) as e:
         print(f"sensor status: {file} cannot be read: {e}", file=sys.stderr)
