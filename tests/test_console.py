@@ -165,6 +165,20 @@ window = "6s"
     assert "waiting one flow window (6s)" in r.stderr
     assert re.search(r"flow window: [56]s left; 0 records from 0 exporter\(s\) so far", r.stderr)
     assert "flow window closed after 6s" in r.stderr
+    # The stopped sensor's status tells a window that saw nothing from one that never finished.
+    st = sensor("status", "-c", str(cfg))
+    assert st.returncode == 4 and "STOPPED" in st.stdout, st.stdout
+    assert re.search(r"last window \(\d+s ago\): no flow records from any exporter", st.stdout), st.stdout
+    assert "no window finished yet" not in st.stdout
+
+
+def test_status_of_a_stopped_sensor_does_not_say_it_is_connecting(capsys: pytest.CaptureFixture[str]) -> None:
+    from sensor.commands.status import _print
+    doc = {"state": "stopped", "sensor": "s", "site": "x", "pid": 1, "switches": {}, "outbox": {},
+           "hub": {"where": "127.0.0.1:1883", "connected": False, "last_error": None}}
+    _print(doc, "stopped", [], time.time())
+    out = capsys.readouterr().out
+    assert "127.0.0.1:1883: disconnected when the sensor stopped" in out and "connecting" not in out
 
 
 def test_periodic_health_line_and_status_of_a_running_then_stopped_sensor(agent: int, tmp_path: Path) -> None:

@@ -47,13 +47,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _age(iso: str | None, now: float) -> str:
-    if not iso:
+def _age(when: str | float | None, now: float) -> str:
+    """How long ago, from an RFC 3339 string or Unix seconds (the status file's flow window)."""
+    if when is None or when == "":
         return "never"
-    try:
-        t = datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return iso
+    if isinstance(when, str):
+        try:
+            t = datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return when
+    else:
+        t = float(when)
     s = max(0, int(now - t))
     return f"{s}s ago" if s < 120 else f"{s // 60}m ago" if s < 7200 else f"{s // 3600}h ago"
 
@@ -140,7 +144,12 @@ def _print(doc: dict[str, Any], state: str, problems: list[str], now: float) -> 
     if hub is None:
         w("none configured (the local store is the only sink)\n")
     else:
-        conn = "connected" if hub.get("connected") else f"NOT connected ({hub.get('last_error') or 'connecting'})"
+        if doc.get("state") == "stopped":
+            # A stopped sensor has closed its connection: "connecting" would be wrong.
+            conn = "disconnected when the sensor stopped" + (f" (last error: {hub['last_error']})"
+                                                             if hub.get("last_error") else "")
+        else:
+            conn = "connected" if hub.get("connected") else f"NOT connected ({hub.get('last_error') or 'connecting'})"
         w(f"{hub.get('where')}: {conn}\n")
     out = doc.get("outbox") or {}
     w(f"outbox  {out.get('depth')} waiting (max {out.get('max')}), {out.get('dropped_total')} dropped\n")
@@ -153,8 +162,9 @@ def _print(doc: dict[str, Any], state: str, problems: list[str], now: float) -> 
         w(f"flows   listening on {', '.join(fl.get('listen') or [])}, window {fl.get('window_s'):g}s\n")
         if not ex:
             now_ex = fl.get("this_window") or {}
-            w("        no window finished yet" + (f"; this window so far: {len(now_ex)} exporter(s)"
-                                                  if now_ex else "") + "\n")
+            done = (f"last window ({_age(lw['end'], now)}): no flow records from any exporter" if lw.get("end")
+                    else "no window finished yet")
+            w(f"        {done}" + (f"; this window so far: {len(now_ex)} exporter(s)" if now_ex else "") + "\n")
         for addr, e in ex.items():
             w(f"        {addr:<16} {e.get('records')} records ({e.get('records_per_s')}/s), "
               f"{e.get('datagrams')} datagrams last window\n")
