@@ -34,6 +34,9 @@ class SwitchInfo(msgspec.Struct, frozen=True, kw_only=True):
     sys_object_id: str = ""
     sys_uptime: int | None = None  # hundredths of a second, as SNMP reports it
     base_mac: str | None = None
+    # The switch's own LLDP chassis id (what its neighbours receive), normalised like
+    # LldpNeighbor.chassis_id: a MAC subtype as ``aa:bb:cc:dd:ee:ff``, anything else as sent.
+    lldp_chassis_id: str | None = None
 
 
 class Interface(msgspec.Struct, frozen=True, kw_only=True):

@@ -141,6 +141,9 @@ def decode_system(switch: str, scalars: Mapping[str, Value]) -> SwitchInfo:
         sys_object_id=oid_value if isinstance(oid_value, str) else "",
         sys_uptime=uptime if isinstance(uptime, int) else None,
         base_mac=parse_mac(scalars.get("dot1dBaseBridgeAddress")),
+        lldp_chassis_id=format_lldp_id(
+            _int(scalars.get("lldpLocChassisIdSubtype")), scalars.get("lldpLocChassisId"),
+            mac_subtype=CHASSIS_MAC, net_subtype=CHASSIS_NETADDR) or None,
     )
 
 

@@ -13,13 +13,16 @@ def oid(text: str) -> OID:
     return tuple(int(p) for p in text.strip(".").split("."))
 
 
-# SNMPv2-MIB system group and BRIDGE-MIB dot1dBaseBridgeAddress: scalars read with one GET.
+# SNMPv2-MIB system group, BRIDGE-MIB dot1dBaseBridgeAddress and LLDP-MIB's local chassis id:
+# scalars read with one GET (an agent without BRIDGE-MIB or LLDP-MIB leaves them out).
 SYSTEM: dict[str, OID] = {
     "sysDescr": oid("1.3.6.1.2.1.1.1.0"),
     "sysObjectID": oid("1.3.6.1.2.1.1.2.0"),
     "sysUpTime": oid("1.3.6.1.2.1.1.3.0"),
     "sysName": oid("1.3.6.1.2.1.1.5.0"),
     "dot1dBaseBridgeAddress": oid("1.3.6.1.2.1.17.1.1.0"),
+    "lldpLocChassisIdSubtype": oid("1.0.8802.1.1.2.1.3.1.0"),
+    "lldpLocChassisId": oid("1.0.8802.1.1.2.1.3.2.0"),
 }
 
 # IF-MIB ifTable and ifXTable.

@@ -181,6 +181,20 @@ def test_lldp_binary_and_network_address_ids() -> None:
     assert d.format_lldp_id(3, b"cc:88:c7:00:00:00", mac_subtype=3, net_subtype=4) == "cc:88:c7:00:00:00"
 
 
+def test_the_switch_own_lldp_chassis_id_is_read_with_the_system_scalars() -> None:
+    # What the lab's snmpd (lldpd over AgentX) answered for sw1: subtype macAddress(4), a port MAC
+    # that differs from dot1dBaseBridgeAddress.
+    lab = {"sysName": b"sw1", "dot1dBaseBridgeAddress": bytes.fromhex("941882010000"),
+           "lldpLocChassisIdSubtype": 4, "lldpLocChassisId": bytes.fromhex("941882010001")}
+    s = d.decode_system("sw1", lab)
+    assert (s.base_mac, s.lldp_chassis_id) == ("94:18:82:01:00:00", "94:18:82:01:00:01")
+    assert d.decode_system("s", {"lldpLocChassisIdSubtype": 7, "lldpLocChassisId": b"core-1\x00"}
+                           ).lldp_chassis_id == "core-1"  # local(7): text as sent
+    assert d.decode_system("s", {"lldpLocChassisIdSubtype": 5, "lldpLocChassisId": b"\x01\xc6\x12\x00\x0b"}
+                           ).lldp_chassis_id == "198.18.0.11"  # networkAddress(5)
+    assert d.decode_system("s", {"sysName": b"no-lldp-mib"}).lldp_chassis_id is None
+
+
 def test_cdp() -> None:
     idx = (10101, 3)
     t = {"cdpCacheDeviceId": {idx: b"ap-1.example"}, "cdpCacheDevicePort": {idx: b"GigabitEthernet0"},

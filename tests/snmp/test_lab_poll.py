@@ -79,6 +79,10 @@ def test_access_switch(lab: labkit.Lab, config: Path, switch: str) -> None:
     doc = poll_ok(lab, config, switch)
     assert doc["system"]["sys_name"] == truth["sys_name"]
     assert doc["system"]["base_mac"] == truth["base_mac"]
+    # lldpd's own chassis id (a port MAC, not br0's): the one dist receives for sw1 over LLDP
+    seen_by_dist = next(lk["neighbor_chassis_id"] for lk in lab.data["lldp_links"]
+                        if lk["switch"] == "dist" and lk["neighbor"] == "sw1")
+    assert doc["system"]["lldp_chassis_id"] == seen_by_dist != truth["base_mac"]
     names = {i["ifindex"]: i["name"] for i in doc["interfaces"]}
     for ifname, port in truth["bridge_ports"].items():
         assert names.get(port["ifindex"]) == ifname  # the bridge port number is never used as ifIndex
