@@ -20,7 +20,7 @@ import msgspec
 from collectors.cli import tolerant
 from collectors.cli.names import Ports
 from collectors.cli.platforms import CLI, CLI_PLATFORMS, NETCONF_PLATFORMS, PLATFORMS
-from collectors.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor
+from collectors.facts import ArpEntry, FdbEntry, Interface, LldpNeighbor, SwitchInfo
 from collectors.provenance import TOLERANT_NOTE, tolerant_note
 from collectors.tables import (
     Tables,
@@ -42,6 +42,7 @@ class ParseError(ValueError):
 
 
 Record = Mapping[str, Any]
+MAX_NAME, MAX_TEXT = 255, 2048  # as collectors.snmp.decode bounds sysName and sysDescr
 
 
 # --------------------------------------------------------------- command -> table
@@ -50,6 +51,8 @@ def command_table(command: str) -> str:
     c = " ".join(command.lower().replace("_", " ").split())
     c = c.split("|")[0].strip() if "display" not in c.split("|")[-1] else c
     words = c.replace("-", " ")
+    if "chassis" in words.split() and "neighbor" not in words:
+        return "system"  # the switch's own LLDP chassis (lldpcli show chassis)
     if "lldp" in words:
         return "lldp"
     if "cdp" in words:
@@ -528,6 +531,28 @@ def _value(node: Any, key: str) -> str:
     return ""
 
 
+def _lldpd_chassis_id(chassis: Any) -> str:
+    """A json0 chassis' id: a MAC subtype in the one MAC form, anything else as sent."""
+    cid = next((i for i in _values(chassis, "id") if isinstance(i, dict)), {})
+    chassis_id = str(cid.get("value") or "")
+    if cid.get("type") == "mac":
+        chassis_id = norm_mac(chassis_id) or chassis_id
+    return chassis_id
+
+
+def linux_chassis(data: Any, t: Tables) -> None:
+    """``lldpcli -f json0 show chassis``: the switch's own LLDP chassis id, system name and description."""
+    if not isinstance(data, dict) or not isinstance(data.get("local-chassis"), list):
+        raise ParseError("expected lldpcli's json0 object with local-chassis")
+    for local in _values(data, "local-chassis"):
+        for chassis in _values(local, "chassis"):
+            t.system = SwitchInfo(switch=t.switch, sys_name=_value(chassis, "name")[:MAX_NAME],
+                                  sys_descr=_value(chassis, "descr")[:MAX_TEXT],
+                                  lldp_chassis_id=_lldpd_chassis_id(chassis)[:MAX_NAME] or None)
+            return
+    raise ParseError("lldpcli show chassis named no local chassis (is lldpd running?)")
+
+
 def linux_lldp(data: Any, t: Tables) -> None:
     """``lldpcli -f json0 show neighbors details``."""
     if not isinstance(data, dict):
@@ -538,10 +563,7 @@ def linux_lldp(data: Any, t: Tables) -> None:
             local = str(itf.get("name") or "")
             chassis = (_values(itf, "chassis") or [{}])[0]
             port = (_values(itf, "port") or [{}])[0]
-            cid = next((i for i in _values(chassis, "id") if isinstance(i, dict)), {})
-            chassis_id = str(cid.get("value") or "")
-            if cid.get("type") == "mac":
-                chassis_id = norm_mac(chassis_id) or chassis_id
+            chassis_id = _lldpd_chassis_id(chassis)
             pid = next((i for i in _values(port, "id") if isinstance(i, dict)), {})
             caps = tuple(c for c in capabilities([str(c.get("type", "")) for c in _values(chassis, "capability")
                                                   if isinstance(c, dict) and c.get("enabled")]))
@@ -585,7 +607,7 @@ def linux_lldp_med(itf: Any) -> dict[str, str]:
 
 
 LINUX: dict[str, Callable[[Any, Tables], None]] = {
-    "interfaces": linux_links, "fdb": linux_fdb, "arp": linux_neigh, "lldp": linux_lldp,
+    "interfaces": linux_links, "fdb": linux_fdb, "arp": linux_neigh, "lldp": linux_lldp, "system": linux_chassis,
 }
 
 

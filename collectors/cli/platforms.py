@@ -69,7 +69,7 @@ _ENTRIES = (
              ("juniper_junos",), names="verbatim"),
     Platform("linux", "Linux bridge (iproute2, lldpd)",
              (("interfaces", "ip -j -d link show"), ("fdb", "bridge -j fdb show"), ("arp", "ip -j neigh show"),
-              ("lldp", "lldpcli -f json0 show neighbors details")),
+              ("lldp", "lldpcli -f json0 show neighbors details"), ("system", "lldpcli -f json0 show chassis")),
              names="verbatim"),
     # ------------------------------------------------------------ platforms hospitals run besides
     Platform("huawei_vrp", "Huawei VRP (S-series)",

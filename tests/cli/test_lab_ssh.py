@@ -1,4 +1,5 @@
-"""The lab's sw1 over SSH through netmiko (platform linux) says what SNMP says (FDB MAC->port, LLDP)."""
+"""The lab's sw1 over SSH through netmiko (platform linux) says what SNMP says (FDB MAC->port, LLDP, its own
+LLDP chassis id)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def facts(fdb, lldp):
     return {"fdb": sorted([f.mac, f.ifindex] for f in fdb if f.status == "learned"),
             "lldp": sorted([n.ifindex, n.sys_name, n.port_id, n.chassis_id] for n in lldp)}
 print(json.dumps({"cli": facts(t.fdb or [], t.lldp or []), "snmp": facts(r.snapshot.fdb, r.snapshot.lldp),
-                  "errors": t.errors, "provided": t.provided()}))
+                  "errors": t.errors, "provided": t.provided(),
+                  "chassis": [s.lldp_chassis_id if s else None for s in (t.system, r.snapshot.system)]}))
 '''
 
 
@@ -49,6 +51,10 @@ def test_cli_over_ssh_equals_snmp(lab: labkit.Lab) -> None:
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout.strip().splitlines()[-1])
     assert not doc["errors"]
-    assert {"interfaces", "fdb", "arp", "lldp"} <= set(doc["provided"])
+    assert {"system", "interfaces", "fdb", "arp", "lldp"} <= set(doc["provided"])
     assert doc["cli"]["fdb"] == doc["snmp"]["fdb"] and doc["cli"]["fdb"]
     assert doc["cli"]["lldp"] == doc["snmp"]["lldp"] and doc["cli"]["lldp"]
+    cli_chassis, snmp_chassis = doc["chassis"]
+    seen_by_dist = next(lk["neighbor_chassis_id"] for lk in lab.data["lldp_links"]
+                        if lk["switch"] == "dist" and lk["neighbor"] == "sw1")
+    assert cli_chassis == snmp_chassis == seen_by_dist
