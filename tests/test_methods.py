@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -129,7 +130,8 @@ def test_a_failed_walk_falls_back_and_is_a_note_not_an_error(tmp_path: Path) -> 
 
 def test_cli_is_not_asked_for_a_table_its_platform_has_not(tmp_path: Path) -> None:
     sw = switch(tmp_path, '["snmp", "cli"]', platform="linux")
-    assert "cdp" not in offers(sw, "cli") and "system" not in offers(sw, "cli")
+    # linux has no CDP; its system table is lldpd's own chassis (lldpcli show chassis)
+    assert "cdp" not in offers(sw, "cli") and "system" in offers(sw, "cli")
     r = snmp_poll(errors=("cdpCacheTable: timeout",))
     calls: list[str] = []
     res = asyncio.run(poll_switch(sw, pollers=fake({"snmp": r, "cli": cli_poll("linux")}, calls)))
@@ -158,3 +160,20 @@ def test_port_memory_keeps_real_ifindex_when_only_cli_answers() -> None:
     assert keys["GigabitEthernet1/0/2"] >= SYNTHETIC_BASE  # never seen with an ifIndex
     assert {f.mac: f.ifindex for f in again.fdb}["00:00:00:00:00:01"] == 10101
     assert {n.ifindex for n in again.lldp} == {10148}
+
+
+def test_the_switch_identity_is_merged_from_every_method_that_says_it(tmp_path: Path) -> None:
+    # SNMP names the switch and gives its bridge MAC but no LLDP-MIB; the CLI (asked for the FDB) gives
+    # its own LLDP chassis id: the merged system carries both.
+    sw = switch(tmp_path, '["snmp", "cli"]')
+    snmp = snmp_poll(fdb=False)
+    assert snmp.snapshot.system is not None
+    snmp = dataclasses.replace(snmp, snapshot=msgspec.structs.replace(
+        snmp.snapshot, system=msgspec.structs.replace(snmp.snapshot.system, base_mac="70:10:6f:00:00:00")))
+    cli = cli_poll()
+    cli = dataclasses.replace(cli, snapshot=msgspec.structs.replace(
+        cli.snapshot, system=SwitchInfo(switch="sw", sys_name="sw-prompt", lldp_chassis_id="70:10:6f:00:00:01")))
+    res = asyncio.run(poll_switch(sw, pollers=fake({"snmp": snmp, "cli": cli}, [])))
+    s = res.snapshot.system
+    assert s is not None and (s.sys_name, s.base_mac, s.lldp_chassis_id) == ("sw", "70:10:6f:00:00:00",
+                                                                              "70:10:6f:00:00:01")

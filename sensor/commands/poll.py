@@ -258,7 +258,8 @@ def _print(sw: SwitchSection, snap: Snapshot, result: SwitchPoll, problems: list
     say(head)
     say(f"  polled in {result.duration_s:.1f}s via {'+'.join(methods_used(snap))}"
         + (f" ({snmp.requests} requests, {snmp.varbinds} varbinds)" if snmp else "")
-        + (f"; bridge address {s.base_mac}" if s and s.base_mac else ""))
+        + (f"; bridge address {s.base_mac}" if s and s.base_mac else "")
+        + (f"; LLDP chassis {s.lldp_chassis_id}" if s and s.lldp_chassis_id else ""))
 
     for p in problems:
         say(f"  DEGRADED: {p}")

@@ -240,6 +240,14 @@ def merge(switch: str, results: list[MethodResult], failures: dict[str, str]) ->
                     for n in r.snapshot.lldp if (n.protocol == "cdp") == (proto == "cdp"))
     system = chosen["system"].snapshot.system or next((r.snapshot.system for r in results if r.snapshot.system),
                                                       None)
+    if system is not None:
+        # The switch's identity may come from another method than its name (SNMP without LLDP-MIB, CLI
+        # without a bridge MAC): the first method that says each fills it in.
+        others = [r.snapshot.system for r in results if r.snapshot.system is not None]
+        system = msgspec.structs.replace(
+            system, base_mac=system.base_mac or next((s.base_mac for s in others if s.base_mac), None),
+            lldp_chassis_id=system.lldp_chassis_id or next((s.lldp_chassis_id for s in others
+                                                            if s.lldp_chassis_id), None))
 
     tables_ok: list[str] = []
     for t in TABLES:
