@@ -158,17 +158,25 @@ class Correlator:
         return out
 
     def _switch_ids(self, view: View) -> dict[str, str]:
-        """Every switch's globally unique id: its bridge (base) MAC, else the chassis id its neighbours see."""
-        known = self.state.switch_ids
+        """Every switch's globally unique id (README "Several sensors that see the same device").
+
+        Its LLDP chassis id first: its own (SNMP LLDP-MIB, CLI, NETCONF), else as its polled neighbours
+        see it (by LLDP the same value), else the last one known; only then its bridge (base) MAC. The
+        chassis id is what every method and every neighbour can read, the bridge MAC only some.
+        """
+        known, chassis = self.state.switch_ids, self.state.chassis_ids
         for name, snap in self.latest.items():
-            sid = switch_identity(snap.system.base_mac if snap.system is not None else None)
-            sid = sid or view.seen_as.get(name)
+            own = switch_identity(snap.system.lldp_chassis_id if snap.system is not None else None)
+            if (cid := own or view.seen_as.get(name)) is not None:
+                chassis[name] = cid
+            sid = chassis.get(name) or switch_identity(snap.system.base_mac if snap.system is not None else None)
             if sid is not None:
                 known[name] = sid
         # Bounded by the configuration: a switch no longer configured nor polled loses its id.
         current = set(self.latest) | set(self.settings.view.switch_hosts)
-        for name in [n for n in known if n not in current]:
-            del known[name]
+        for ids in (known, chassis):
+            for name in [n for n in ids if n not in current]:
+                del ids[name]
         return dict(known)
 
 

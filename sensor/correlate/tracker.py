@@ -74,6 +74,9 @@ class TrackerState(msgspec.Struct, kw_only=True):
     # switch name -> its switch_id as last known: a poll that does not say it (a timeout, an empty
     # LLDP table) keeps it, so its devices' records are not published again without one.
     switch_ids: dict[str, str] = msgspec.field(default_factory=dict)
+    # switch name -> the LLDP chassis id last known for it (its own, or as its neighbours see it): it
+    # outranks the bridge MAC, so a poll that misses it keeps it rather than fall back to the bridge MAC.
+    chassis_ids: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from collectors.cli.parse import parse
 from collectors.facts import Snapshot, SwitchInfo
 from sensor.classify.classifier import Classifier
 from sensor.classify.rules import load_rules
@@ -141,3 +142,45 @@ def test_the_switch_id_survives_a_restart(tmp_path: Path) -> None:
     # the first poll after the restart: sw1 only, saying nothing about itself
     out = again.ingest([msgspec.structs.replace(sw1(26), system=None)], now=27)
     assert _switch_id(out) == SW1_BASE and out.devices == []
+
+
+# What lldpd on the lab's sw1 sends as its chassis id: a port MAC, not br0's bridge address (SW1_BASE).
+SW1_CHASSIS = "94:18:82:01:00:01"
+RECORDED_CHASSIS = Path(__file__).parents[1] / "cli" / "outputs" / "linux__lldpcli_json0_show_chassis.json"
+
+
+def _cli_polled(snap: Snapshot) -> Snapshot:
+    """sw1 as the CLI platform linux reads it: its system from the recorded `lldpcli show chassis`."""
+    t = parse("linux", "lldpcli -f json0 show chassis", RECORDED_CHASSIS.read_text(), switch=snap.switch)
+    return msgspec.structs.replace(snap, system=t.system, method="cli")
+
+
+def _with_chassis(snap: Snapshot, chassis_id: str | None) -> Snapshot:
+    assert snap.system is not None
+    return msgspec.structs.replace(snap, system=msgspec.structs.replace(snap.system, lldp_chassis_id=chassis_id))
+
+
+def test_a_cli_polled_switch_without_polled_neighbours_is_named_by_its_own_chassis_id() -> None:
+    out = make().ingest([_cli_polled(sw1(11))], now=12)  # no base MAC, no polled switch sees it
+    assert _switch_id(out) == SW1_CHASSIS
+
+
+def test_the_chassis_id_outranks_the_bridge_mac_so_every_sensor_agrees() -> None:
+    # sw1's bridge MAC differs from its chassis id (as in the lab). Sensor a reads both over SNMP,
+    # sensor b only its own chassis over CLI, sensor c neither but dist's LLDP table: one id for all.
+    a = make().ingest([_with_chassis(sw1(11), SW1_CHASSIS)], now=12)
+    b = make().ingest([_cli_polled(sw1(11))], now=12)
+    c = make().ingest([_dist_sees_sw1_as(SW1_CHASSIS), _no_base_mac(sw1(11))], now=12)
+    assert _switch_id(a) == _switch_id(b) == _switch_id(c) == SW1_CHASSIS
+    # without any chassis id, the bridge MAC still names it
+    assert _switch_id(make().ingest([sw1(11)], now=12)) == SW1_BASE
+
+
+def test_a_known_chassis_id_is_kept_when_a_poll_gives_only_the_bridge_mac() -> None:
+    c = make()
+    assert _switch_id(c.ingest([_dist_sees_sw1_as(SW1_CHASSIS), sw1(11)], now=12)) == SW1_CHASSIS
+    # dist's next LLDP table is empty: sw1 answers with its bridge MAC only; the id does not flip
+    out = c.ingest([msgspec.structs.replace(dist(25), lldp=()), sw1(26)], now=27)
+    assert _switch_id(out) == SW1_CHASSIS and out.devices == []
+    # a new chassis id (the switch replaced) is taken as soon as one is seen
+    assert _switch_id(c.ingest([_with_chassis(sw1(40), "70:10:6f:00:00:01")], now=41)) == "70:10:6f:00:00:01"

@@ -62,11 +62,15 @@ def test_lab_devices_attach_to_their_access_ports(lab: labkit.Lab, correlator: t
     c, cfg = correlator
     out = cycle(c, cfg, "dist", "sw1")
     recs = out.records
+    seen_by_dist = next(lk["neighbor_chassis_id"] for lk in lab.data["lldp_links"]
+                        if lk["switch"] == "dist" and lk["neighbor"] == "sw1")
     for d in lab.devices:
         r = recs[d["mac"]]
         assert r.attachment is not None, d["name"]
         assert (r.attachment.switch, r.attachment.port, r.attachment.vlan) == ("sw1", d["port"], d["vlan"]), d["name"]
         assert d["ipv4"] in [i.ip for i in r.ips], d["name"]
+        # switch_id is sw1's own LLDP chassis id (what dist receives), not its bridge MAC (README)
+        assert r.attachment.switch_id == seen_by_dist != lab.switch("sw1")["base_mac"], d["name"]
     pump = recs[lab.device("pump")["mac"]]
     assert pump.attachment.confidence >= 0.9 and pump.attachment.port != "ge24"
     assert pump.classification.device_class == "infusion_pump" and pump.vendor == "Baxter International Inc"
