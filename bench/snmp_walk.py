@@ -71,9 +71,10 @@ WHOLE = (1, 3, 6, 1)
 REPS = 20  # the collector's default max-repetitions (Target), used by both sides
 
 Result = dict[str, float]
-# A varbind as snmpbulkwalk -On prints it (a string value may go on over more lines); not the
-# exceptions it prints for an empty subtree.
-VARBIND_LINE = re.compile(r"\.[0-9.]+ = (?!No Such (Object|Instance)|No more variables)")
+# A varbind as snmpbulkwalk -On prints it (a string value may go on over more lines), the
+# exceptions (noSuchObject, endOfMibView) included: each is a varbind it received and decoded,
+# as the collector's count includes them.
+VARBIND_LINE = re.compile(r"\.[0-9.]+ = ")
 
 
 def netsnmp(host: str, port: int, community: str, prefix: list[str], walks: list[tuple[int, ...]]) -> Result:
