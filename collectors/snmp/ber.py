@@ -16,6 +16,7 @@ Pure: bytes in, values out; no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from collectors.errors import SourceError
@@ -327,7 +328,7 @@ def encode_oid(oid: OIDTuple) -> bytes:
 _NULL_VALUE = b"\x05\x00"
 
 
-def encode_request(version: int, community: bytes, pdu_type: int, request_id: int, oids: list[OIDTuple],
+def encode_request(version: int, community: bytes, pdu_type: int, request_id: int, oids: Sequence[OIDTuple],
                    non_repeaters: int = 0, max_repetitions: int = 0) -> bytes:
     """A v1/v2c GET, GETNEXT or GETBULK message asking for ``oids`` (values NULL)."""
     vbs = b"".join(_tl(0x30, _tl(OBJECT_IDENTIFIER, encode_oid(o)) + _NULL_VALUE) for o in oids)

@@ -181,7 +181,8 @@ class _Channel(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
         self.opened: asyncio.Future[None] | None = None
-        self.pending: dict[int, tuple[asyncio.Future[ber.Response], int, bytes, tuple[str, int]]] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.pending: dict[int, _Waiter] = {}
         self.waiting_agents: dict[tuple[str, int], int] = {}  # outstanding requests per agent
         self.malformed: dict[tuple[str, int], tuple[int, str]] = {}  # agents with requests only
         self._next_id = random.randrange(1, 1 << 30)
@@ -192,6 +193,7 @@ class _Channel(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
+        self.loop = asyncio.get_running_loop()
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         agent = (addr[0], addr[1])
@@ -202,30 +204,78 @@ class _Channel(asyncio.DatagramProtocol):
                 count, _ = self.malformed.get(agent, (0, ""))
                 self.malformed[agent] = (count + 1, str(e))
             return
-        waiting = self.pending.get(rsp.request_id)
-        if waiting is None:
+        w = self.pending.get(rsp.request_id)
+        if w is None:
             return
-        fut, version, community, expected = waiting
-        if agent == expected and rsp.version == version and rsp.community == community and not fut.done():
+        if agent == w.agent and rsp.version == w.version and rsp.community == w.community:
             del self.pending[rsp.request_id]
-            fut.set_result(rsp)
+            w.finish(rsp)
 
-    def error_received(self, exc: Exception) -> None:
-        pass  # ICMP errors: the request times out with the usual message
+    def send(self, message: bytes, request_id: int, version: int, community: bytes, agent: tuple[str, int],
+             timeout: float, retries: int) -> asyncio.Future[ber.Response | None]:
+        """Send a request; the future gets its answer, or None after ``retries`` resends time out.
 
-    def begin(self, agent: tuple[str, int]) -> None:
+        Each request has one timer, re-armed at each resend, instead of a wait_for per try:
+        on a campus poll the per-request asyncio machinery cost more CPU than decoding.
+        """
+        assert self.transport is not None
+        w = _Waiter(self, message, version, community, agent, timeout, retries)
+        self.pending[request_id] = w
         self.waiting_agents[agent] = self.waiting_agents.get(agent, 0) + 1
+        self.transport.sendto(message, agent)
+        w.timer = w.fut.get_loop().call_later(timeout, w.expire, request_id)
+        return w.fut
 
-    def end(self, agent: tuple[str, int]) -> None:
+    def forget(self, request_id: int, agent: tuple[str, int]) -> None:
+        """The request is over (answered, timed out or cancelled): drop what it left behind."""
+        w = self.pending.pop(request_id, None)
+        if w is not None and w.timer is not None:
+            w.timer.cancel()
         left = self.waiting_agents.pop(agent, 1) - 1
         if left > 0:
             self.waiting_agents[agent] = left
         else:
             self.malformed.pop(agent, None)
 
+    def error_received(self, exc: Exception) -> None:
+        pass  # ICMP errors: the request times out with the usual message
+
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+class _Waiter:
+    """One outstanding v1/v2c request: what an answer must match, and its retry timer."""
+
+    __slots__ = ("agent", "channel", "community", "fut", "message", "retries", "timeout", "timer", "version")
+
+    def __init__(self, channel: _Channel, message: bytes, version: int, community: bytes, agent: tuple[str, int],
+                 timeout: float, retries: int) -> None:
+        self.channel, self.message, self.version, self.community = channel, message, version, community
+        self.agent, self.timeout, self.retries = agent, timeout, retries
+        self.fut: asyncio.Future[ber.Response | None] = asyncio.get_running_loop().create_future()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def finish(self, rsp: ber.Response | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if not self.fut.done():
+            self.fut.set_result(rsp)
+
+    def expire(self, request_id: int) -> None:
+        ch = self.channel
+        if ch.pending.get(request_id) is not self:
+            return
+        if self.retries > 0 and ch.transport is not None and not ch.transport.is_closing():
+            self.retries -= 1
+            ch.transport.sendto(self.message, self.agent)
+            self.timer = self.fut.get_loop().call_later(self.timeout, self.expire, request_id)
+            return
+        del ch.pending[request_id]
+        self.timer = None
+        self.finish(None)
 
 
 _CHANNELS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _Channel]] = (
@@ -326,6 +376,8 @@ class Session:
         self._addr_name: str | None = None
         self._engine: SnmpEngine | None = None
         self._agent: tuple[int, tuple[str, int]] | None = None
+        self._channel: _Channel | None = None
+        self._community = creds.community.encode()
         self._limit = asyncio.Semaphore(concurrency)
 
     def for_vlan(self, vlan: int) -> Session:
@@ -358,32 +410,22 @@ class Session:
         if self._agent is None:
             self._agent = await resolve(self.target.host, self.target.port)
         family, agent = self._agent
-        ch = await channel_for(family)
-        loop = asyncio.get_running_loop()
+        ch = self._channel
+        if ch is None or ch.transport is None or ch.transport.is_closing() or ch.loop is not asyncio.get_running_loop():
+            ch = self._channel = await channel_for(family)
         version = ber.VERSION_1 if self.creds.version == "1" else ber.VERSION_2C
-        community = self.creds.community.encode()
+        community = self._community
         request_id = ch.new_request_id()
-        message = ber.encode_request(version, community, _PDU_TYPES[kind], request_id, list(oids),
-                                     0, max_repetitions)
-        fut: asyncio.Future[ber.Response] = loop.create_future()
-        rsp: ber.Response | None = None
+        message = ber.encode_request(version, community, _PDU_TYPES[kind], request_id, oids, 0, max_repetitions)
         malformed = ""
         async with self._limit:
-            ch.pending[request_id] = (fut, version, community, agent)
-            ch.begin(agent)
             try:
-                for _ in range(self.target.retries + 1):
-                    assert ch.transport is not None
-                    ch.transport.sendto(message, agent)
-                    try:
-                        rsp = await asyncio.wait_for(asyncio.shield(fut), self.target.timeout)
-                        break
-                    except TimeoutError:
-                        continue
-                malformed = ch.malformed.get(agent, (0, ""))[1]
+                rsp = await ch.send(message, request_id, version, community, agent, self.target.timeout,
+                                    self.target.retries)
+                if rsp is None:
+                    malformed = ch.malformed.get(agent, (0, ""))[1]
             finally:
-                ch.pending.pop(request_id, None)
-                ch.end(agent)
+                ch.forget(request_id, agent)
         self.stats.requests += 1
         if rsp is None:
             if malformed:
