@@ -69,16 +69,19 @@ _NULLS_V2 = frozenset({NULL, NO_SUCH_OBJECT, NO_SUCH_INSTANCE, END_OF_MIB_VIEW})
 _MAX_OCTET_STRING_V2 = 65535
 _MAX_LENGTH_OCTETS = 8  # pyasn1's limit on long-form length octets
 _MAX_ARC_CONTINUATIONS = 20  # pyasn1's limit on continuation octets in one OID arc
+# An arc of more continuation octets than that, its first octet not 0x80, is at least this.
+_ARC_TOO_LONG = 1 << (7 * _MAX_ARC_CONTINUATIONS)
+_ONE_OCTET_ARCS = bytes(range(0x80))
 
 
 class BerError(SourceError):
     """A datagram that is not a well-formed SNMP message of the kind expected."""
 
 
-class Varbind(NamedTuple):
-    oid: OIDTuple
-    tag: int  # one of the value tags above
-    value: VarbindValue  # int, bytes, dotted OID text; None for NULL and the v2 exceptions
+# One variable binding: (OID, value tag, value). The value is an int, bytes, dotted OID text,
+# or None for NULL and the v2 exceptions; the tag (one of the value tags above) tells which
+# kind of int or bytes. A plain tuple: a walk decodes tens of thousands.
+Varbind = tuple[OIDTuple, int, VarbindValue]
 
 
 class Response(NamedTuple):
@@ -141,27 +144,26 @@ def decode_oid(content: bytes) -> OIDTuple:
         first = content[0]
         head = (0, first) if first < 40 else (1, first - 40) if first < 80 else (2, first - 80)
         return head + tuple(content[1:])
-    arcs: list[int] = []
-    i, n = 0, len(content)
-    while i < n:
-        b = content[i]
-        i += 1
+    # Table indexes (MAC and IP addresses) give most OIDs of a walk a few arcs of 128 or more;
+    # the one-octet arcs before the first of them are copied whole.
+    k = len(content) - len(content.lstrip(_ONE_OCTET_ARCS))
+    arcs = list(content[:k])
+    append = arcs.append
+    v = 0  # the arc being read; never 0 inside a multi-octet arc, whose first octet is not 0x80
+    for b in content[k:]:
         if b < 0x80:
-            arcs.append(b)
-            continue
-        if b == 0x80:
-            raise BerError("malformed SNMP message: OBJECT IDENTIFIER arc with a leading 0x80 octet")
-        v, count = 0, 0
-        while b >= 0x80:
-            count += 1
-            if count > _MAX_ARC_CONTINUATIONS:
-                raise BerError("malformed SNMP message: OBJECT IDENTIFIER arc too long")
+            append((v << 7) | b)
+            v = 0
+        elif v:
             v = (v << 7) | (b & 0x7F)
-            if i >= n:
-                raise BerError("malformed SNMP message: OBJECT IDENTIFIER ends inside an arc")
-            b = content[i]
-            i += 1
-        arcs.append((v << 7) + b)
+            if v >= _ARC_TOO_LONG:
+                raise BerError("malformed SNMP message: OBJECT IDENTIFIER arc too long")
+        elif b == 0x80:
+            raise BerError("malformed SNMP message: OBJECT IDENTIFIER arc with a leading 0x80 octet")
+        else:
+            v = b & 0x7F
+    if v:
+        raise BerError("malformed SNMP message: OBJECT IDENTIFIER ends inside an arc")
     first = arcs[0]
     if first < 40:
         return (0, *arcs)
@@ -282,7 +284,7 @@ def _varbinds(data: bytes, pos: int, end: int, v2: bool) -> list[Varbind]:
             raise _error(f"constructed string encoding 0x{tag:02x} (not used by SNMP agents)", oe)
         else:
             raise _error(f"unknown value type 0x{tag:02x}", oe)
-        append(Varbind(oid, tag, value))
+        append((oid, tag, value))
         pos = vend
     return out
 
@@ -309,6 +311,9 @@ def encode_oid(oid: OIDTuple) -> bytes:
     """The content octets of an OBJECT IDENTIFIER (at least two arcs, first 0..2)."""
     if len(oid) < 2 or not 0 <= oid[0] <= 2 or (oid[0] < 2 and not 0 <= oid[1] < 40):
         raise ValueError(f"cannot encode OID {oid!r}")
+    head = oid[0] * 40 + oid[1]
+    if head < 0x80 and max(oid) < 0x80 and min(oid) >= 0:  # every subidentifier one octet
+        return bytes((head, *oid[2:]))
     out = bytearray()
     for arc in (oid[0] * 40 + oid[1], *oid[2:]):
         if arc < 0x80:

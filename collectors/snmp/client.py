@@ -68,7 +68,7 @@ _NO_SUCH_NAME, _TOO_BIG = 2, 1
 _UNKNOWN_CONTEXT = "1.3.6.1.6.3.12.1.5.0"
 _PDU_TYPES = {"get": ber.GET, "next": ber.GET_NEXT, "bulk": ber.GET_BULK}
 
-VarbindList = list[tuple[OID, Value | None]]
+VarbindList = list[tuple[OID, int, Value | None]]  # (OID, value tag, value): ber.Varbind
 
 
 @dataclass(frozen=True, repr=False)
@@ -336,6 +336,12 @@ def to_python(value: Any) -> Value | None:
     return None
 
 
+def _tag(value: Any) -> int:
+    """A pysnmp value's BER tag octet, as ``ber`` reports it."""
+    t = value.tagSet[0]
+    return int(t.tagClass | t.tagFormat | t.tagId)
+
+
 @dataclass
 class WalkStats:
     requests: int = 0
@@ -433,7 +439,7 @@ class Session:
                     f"{self.target.where} answered with a message the sensor cannot decode "
                     f"({malformed}): check the agent's SNMP implementation and firmware")
             raise self._error(errind.requestTimedOut)
-        got: VarbindList = [(vb[0], vb[2]) for vb in rsp.varbinds]
+        got: VarbindList = rsp.varbinds
         self.stats.varbinds += len(got)
         return rsp.error_status, rsp.error_index, got
 
@@ -463,7 +469,7 @@ class Session:
         self.stats.requests += 1
         if error_indication:
             raise self._error(error_indication)
-        converted: VarbindList = [(name.asTuple(), to_python(value)) for name, value in got or ()]
+        converted: VarbindList = [(name.asTuple(), _tag(value), to_python(value)) for name, value in got or ()]
         self.stats.varbinds += len(converted)
         return status, index, converted
 
@@ -545,7 +551,7 @@ class Session:
                 continue
             if status:
                 raise SourceError(f"{self.target.where} answered GET with error-status {status}")
-            for name, (_, v) in zip(names, got, strict=False):
+            for name, (_, _, v) in zip(names, got, strict=False):
                 if v is not None:
                     out[name] = v
             break
@@ -627,32 +633,36 @@ class Session:
             except _ColumnEnded as e:
                 active = [c for i, c in enumerate(active) if i != e.position] if e.position >= 0 else []
                 continue
-            finished: set[str] = set()
+            finished: list[str] = []
             progressed = False
-            for i, (name, value) in enumerate(got):
-                col = active[i % stride]
-                if col in finished:
-                    continue
-                if value is None:
-                    finished.add(col)
-                    continue
-                o = name
-                root = columns[col]
-                if o[: len(root)] != root:
-                    finished.add(col)
-                    continue
-                if o <= cursor[col]:
-                    problems.append(f"{col}: agent returned a non-increasing OID after "
-                                    f"{'.'.join(map(str, cursor[col]))} (agent loop): stopped there")
-                    finished.add(col)
-                    continue
-                cursor[col] = o
-                progressed = True
-                result[col][o[len(root):]] = value
-                if len(result[col]) >= limit:
-                    problems.append(f"{col}: stopped at {limit} rows (max_rows)")
-                    finished.add(col)
+            # Column by column (its varbinds are every stride-th), each until its first
+            # varbind past its end; what comes after that in the same answer is not looked at.
+            for j, col in enumerate(active):
+                root, rows, last = columns[col], result[col], cursor[col]
+                n = len(root)
+                ended = False
+                for o, _, value in got[j::stride]:
+                    if value is None or o[:n] != root:
+                        ended = True
+                        break
+                    if o <= last:
+                        problems.append(f"{col}: agent returned a non-increasing OID after "
+                                        f"{'.'.join(map(str, last))} (agent loop): stopped there")
+                        ended = True
+                        break
+                    last = o
+                    rows[o[n:]] = value
+                    if len(rows) >= limit:
+                        problems.append(f"{col}: stopped at {limit} rows (max_rows)")
+                        ended = True
+                        break
+                if last is not cursor[col]:
+                    cursor[col] = last
+                    progressed = True
+                if ended:
+                    finished.append(col)
             if not progressed:
-                finished.update(active)
-            active = [c for c in active if c not in finished]
+                break
+            if finished:
+                active = [c for c in active if c not in finished]
         return result, problems

@@ -75,7 +75,7 @@ def reference(data: bytes) -> Any:
     vbs = []
     for name, value in p.apiPDU.get_varbinds(pdu):
         vt = value.tagSet[0]
-        vbs.append(ber.Varbind(tuple(name), vt.tagClass | vt.tagFormat | vt.tagId, to_python(value)))
+        vbs.append((tuple(name), vt.tagClass | vt.tagFormat | vt.tagId, to_python(value)))
     return ber.Response(version, bytes(msg[1]), ptype, int(pdu[0]), int(pdu[1]), int(pdu[2]), vbs), msg
 
 
@@ -200,7 +200,7 @@ class Gen:
                 content = b"\x00"
                 self.valid = False
         body = self.tlv(ber.OBJECT_IDENTIFIER, ber.encode_oid(oid)) + self.tlv(tag, content)
-        return self.tlv(0x30, body), ber.Varbind(oid, tag, value)
+        return self.tlv(0x30, body), (oid, tag, value)
 
     def message(self) -> tuple[bytes, ber.Response | None]:
         r = self.r
@@ -333,7 +333,7 @@ def test_requests_decode_in_pyasn1_as_built(version: int, community: bytes, ptyp
 def test_refusals_say_what_is_wrong() -> None:
     good = ber.encode_request(1, b"public", ber.GET, 7, [(1, 3, 6, 1, 2, 1, 1, 5, 0)])
     response = bytes((good[0],)) + good[1:].replace(bytes((ber.GET,)), bytes((ber.RESPONSE,)), 1)
-    assert ber.decode_response(response).varbinds == [ber.Varbind((1, 3, 6, 1, 2, 1, 1, 5, 0), ber.NULL, None)]
+    assert ber.decode_response(response).varbinds == [((1, 3, 6, 1, 2, 1, 1, 5, 0), ber.NULL, None)]
     with pytest.raises(ber.BerError, match="carries a GetRequest PDU, not a response"):
         ber.decode_response(good)
     with pytest.raises(ber.BerError, match=r"malformed SNMP message: .* runs past the end"):
