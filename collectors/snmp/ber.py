@@ -64,6 +64,7 @@ _INT_RANGES_V1: dict[int, tuple[int, int] | None] = {
     INTEGER: None, COUNTER32: _UINT32, GAUGE32: _UINT32, TIMETICKS: _UINT32}
 _INT_RANGES_V2: dict[int, tuple[int, int] | None] = {
     INTEGER: _INT32, COUNTER32: _UINT32, GAUGE32: _UINT32, TIMETICKS: _UINT32, COUNTER64: _UINT64}
+_NOT_INT = (1, 0)  # int_ranges.get's default: not an integer-valued tag
 _NULLS_V1 = frozenset({NULL})
 _NULLS_V2 = frozenset({NULL, NO_SUCH_OBJECT, NO_SUCH_INSTANCE, END_OF_MIB_VIEW})
 _MAX_OCTET_STRING_V2 = 65535
@@ -245,7 +246,12 @@ def _varbinds(data: bytes, pos: int, end: int, v2: bool) -> list[Varbind]:
                 raise _error(f"length {n} runs past the end of its enclosing element", s)
         else:
             _, os_, oe = _tlv(data, s, vend)
-        oid = decode_oid(data[os_:oe])
+        name = data[os_:oe]
+        if name.isascii() and name:  # decode_oid's common case, inline
+            first = name[0]
+            oid = ((0, first) if first < 40 else (1, first - 40) if first < 80 else (2, first - 80)) + tuple(name[1:])
+        else:
+            oid = decode_oid(name)
         if oe + 2 > vend:
             raise _error("varbind without a value", oe)
         tag = data[oe]
@@ -263,9 +269,8 @@ def _varbinds(data: bytes, pos: int, end: int, v2: bool) -> list[Varbind]:
             value = data[cs:ce]
             if v2 and ce - cs > _MAX_OCTET_STRING_V2:
                 raise _error(f"OCTET STRING of {ce - cs} octets (at most 65535)", oe)
-        elif tag in int_ranges:
+        elif (bounds := int_ranges.get(tag, _NOT_INT)) is not _NOT_INT:
             value = int.from_bytes(data[cs:ce], "big", signed=True)
-            bounds = int_ranges[tag]
             if bounds is not None and not bounds[0] <= value <= bounds[1]:
                 raise _error(f"value {value} out of range for tag 0x{tag:02x}", oe)
         elif tag in nulls:
@@ -336,7 +341,14 @@ _NULL_VALUE = b"\x05\x00"
 def encode_request(version: int, community: bytes, pdu_type: int, request_id: int, oids: Sequence[OIDTuple],
                    non_repeaters: int = 0, max_repetitions: int = 0) -> bytes:
     """A v1/v2c GET, GETNEXT or GETBULK message asking for ``oids`` (values NULL)."""
-    vbs = b"".join(_tl(0x30, _tl(OBJECT_IDENTIFIER, encode_oid(o)) + _NULL_VALUE) for o in oids)
+    parts = []
+    for o in oids:
+        name = encode_oid(o)
+        if len(name) < 0x7C:  # the varbind's length fits one octet too
+            parts.append(b"\x30%c\x06%c%b\x05\x00" % (len(name) + 4, len(name), name))
+        else:
+            parts.append(_tl(0x30, _tl(OBJECT_IDENTIFIER, name) + _NULL_VALUE))
+    vbs = b"".join(parts)
     if pdu_type == GET_BULK:
         a, b = non_repeaters, max_repetitions
     else:
