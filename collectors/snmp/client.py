@@ -254,7 +254,8 @@ class _Waiter:
                  timeout: float, retries: int) -> None:
         self.channel, self.message, self.version, self.community = channel, message, version, community
         self.agent, self.timeout, self.retries = agent, timeout, retries
-        self.fut: asyncio.Future[ber.Response | None] = asyncio.get_running_loop().create_future()
+        assert channel.loop is not None
+        self.fut: asyncio.Future[ber.Response | None] = channel.loop.create_future()
         self.timer: asyncio.TimerHandle | None = None
 
     def finish(self, rsp: ber.Response | None) -> None:
@@ -640,14 +641,15 @@ class Session:
             for j, col in enumerate(active):
                 root, rows, last = columns[col], result[col], cursor[col]
                 n = len(root)
+                # last < o < upper: o follows the cursor and is inside the column (an OID
+                # after the root and before the root's next sibling starts with the root).
+                upper = (*root[:-1], root[-1] + 1)
                 ended = False
                 for o, _, value in got[j::stride]:
-                    if value is None or o[:n] != root:
-                        ended = True
-                        break
-                    if o <= last:
-                        problems.append(f"{col}: agent returned a non-increasing OID after "
-                                        f"{'.'.join(map(str, last))} (agent loop): stopped there")
+                    if value is None or not last < o < upper:
+                        if value is not None and o[:n] == root and o <= last:
+                            problems.append(f"{col}: agent returned a non-increasing OID after "
+                                            f"{'.'.join(map(str, last))} (agent loop): stopped there")
                         ended = True
                         break
                     last = o
