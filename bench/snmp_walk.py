@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/snmp_walk.py                 # snmpsim serving the largest corpus recording
     .venv/bin/python bench/snmp_walk.py --lab           # also the lab's dist snmpd (lab/up first)
-    .venv/bin/python bench/snmp_walk.py --profile       # plus where the collector's CPU time goes
+    .venv/bin/python bench/snmp_walk.py --profile       # plus where the collector's CPU time goes (cProfile)
     .venv/bin/python bench/snmp_walk.py --runs 5        # median of 5 runs of each (default 3)
 
 Two comparisons, both at max-repetitions 20 (the collector's default), CPU time only (the agent
@@ -104,7 +104,8 @@ async def _collector_walk(host: str, port: int, community: str, tables: list[dic
 
 def collector(host: str, port: int, community: str, tables: list[dict[str, tuple[int, ...]]],
               profile: bool = False) -> Result:
-    prof = cProfile.Profile() if profile else None
+    # CPU time, not wall time: waiting for the agent (epoll) would otherwise top the profile.
+    prof = cProfile.Profile(time.process_time) if profile else None
     t0, c0 = time.perf_counter(), time.process_time()
     if prof:
         prof.enable()
