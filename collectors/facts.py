@@ -27,7 +27,10 @@ TableName = Literal["system", "interfaces", "fdb", "arp", "lldp", "cdp"]
 ProblemKind = Literal["timeout", "auth", "unsupported", "partial", "refused", "parse", "other"]
 
 
-class SwitchInfo(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False on every fact: they are immutable and hold only strings, numbers and tuples of facts,
+# so they can never be part of a reference cycle. A campus's snapshots hold ~300,000 of them, which
+# the cyclic collector then neither keeps a header for nor walks in every full collection.
+class SwitchInfo(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     switch: str
     sys_name: str = ""
     sys_descr: str = ""
@@ -39,7 +42,7 @@ class SwitchInfo(msgspec.Struct, frozen=True, kw_only=True):
     lldp_chassis_id: str | None = None
 
 
-class Interface(msgspec.Struct, frozen=True, kw_only=True):
+class Interface(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     switch: str
     ifindex: int
     name: str = ""
@@ -53,7 +56,7 @@ class Interface(msgspec.Struct, frozen=True, kw_only=True):
     lag_ifindex: int | None = None  # the aggregate this port is a member of
 
 
-class FdbEntry(msgspec.Struct, frozen=True, kw_only=True):
+class FdbEntry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     switch: str
     ifindex: int | None  # None when the bridge port has no ifIndex mapping
     vlan: int | None
@@ -61,14 +64,14 @@ class FdbEntry(msgspec.Struct, frozen=True, kw_only=True):
     status: str = "learned"  # learned, self, mgmt, invalid, other
 
 
-class ArpEntry(msgspec.Struct, frozen=True, kw_only=True):
+class ArpEntry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     router: str
     ifindex: int | None
     ip: str
     mac: str
 
 
-class LldpNeighbor(msgspec.Struct, frozen=True, kw_only=True):
+class LldpNeighbor(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     switch: str
     ifindex: int | None
     protocol: str = "lldp"  # "lldp" or "cdp"
@@ -91,7 +94,7 @@ class LldpNeighbor(msgspec.Struct, frozen=True, kw_only=True):
     med_asset: str = ""
 
 
-class FlowRecord(msgspec.Struct, frozen=True, kw_only=True):
+class FlowRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     exporter: str
     start: float
     end: float
@@ -107,7 +110,7 @@ class FlowRecord(msgspec.Struct, frozen=True, kw_only=True):
     vlan: int | None = None
 
 
-class TableProblem(msgspec.Struct, frozen=True, kw_only=True):
+class TableProblem(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One thing that went wrong reading a table: its kind, and the words for the user."""
 
     kind: ProblemKind
@@ -118,7 +121,7 @@ class TableProblem(msgspec.Struct, frozen=True, kw_only=True):
         return f"{self.source}: {self.detail}" if self.source else self.detail
 
 
-class TableStatus(msgspec.Struct, frozen=True, kw_only=True):
+class TableStatus(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """How one logical table of one poll was read.
 
     ``complete``: the table was read whole, so an empty table means empty (what device
@@ -141,7 +144,7 @@ class TableStatus(msgspec.Struct, frozen=True, kw_only=True):
         return self.complete and self.supported
 
 
-class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
+class Snapshot(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Everything one poll of one switch said, at one time.
 
     The correlator replaces what this switch said before with this snapshot, so a

@@ -24,43 +24,39 @@ import socket
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pyasn1.type import univ
-from pysnmp.entity.engine import SnmpEngine
-from pysnmp.entity.rfc3413 import cmdgen
-from pysnmp.hlapi.v3arch.asyncio import (
-    CommunityData,
-    UdpTransportTarget,
-    UsmUserData,
-)
-from pysnmp.hlapi.v3arch.asyncio import auth as hlauth
-from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
-from pysnmp.hlapi.v3arch.asyncio.transport import Udp6TransportTarget
 from pysnmp.proto import errind
-from pysnmp.proto.rfc1902 import ObjectName
+
+# pysnmp's engine and high-level API (with pysmi, Jinja2 and requests behind them) are ~25 MB of a
+# process's memory and only SNMPv3 needs them: imported where a v3 session first uses them.
+if TYPE_CHECKING:
+    from pysnmp.entity.engine import SnmpEngine
+    from pysnmp.hlapi.v3arch.asyncio import CommunityData, UsmUserData
 
 from collectors.errors import SourceError, SwitchAuthError, SwitchUnreachable, TableError
 from collectors.snmp import ber
 from collectors.snmp.decode import OID, Column, Value
 
-AUTH_PROTOCOLS: dict[str, Any] = {
-    "md5": hlauth.USM_AUTH_HMAC96_MD5,
-    "sha": hlauth.USM_AUTH_HMAC96_SHA,
-    "sha224": hlauth.USM_AUTH_HMAC128_SHA224,
-    "sha256": hlauth.USM_AUTH_HMAC192_SHA256,
-    "sha384": hlauth.USM_AUTH_HMAC256_SHA384,
-    "sha512": hlauth.USM_AUTH_HMAC384_SHA512,
+# Names in pysnmp.hlapi.v3arch.asyncio.auth.
+AUTH_PROTOCOLS: dict[str, str] = {
+    "md5": "USM_AUTH_HMAC96_MD5",
+    "sha": "USM_AUTH_HMAC96_SHA",
+    "sha224": "USM_AUTH_HMAC128_SHA224",
+    "sha256": "USM_AUTH_HMAC192_SHA256",
+    "sha384": "USM_AUTH_HMAC256_SHA384",
+    "sha512": "USM_AUTH_HMAC384_SHA512",
 }
 # aes192/aes256 extend the key as net-snmp and most agents do (draft-blumenthal-aes-usm);
 # aes192c/aes256c are Cisco's variant (draft-reeder-snmpv3-usm-3desede key extension).
-PRIV_PROTOCOLS: dict[str, Any] = {
-    "des": hlauth.USM_PRIV_CBC56_DES,
-    "aes128": hlauth.USM_PRIV_CFB128_AES,
-    "aes192": hlauth.USM_PRIV_CFB192_AES_BLUMENTHAL,
-    "aes256": hlauth.USM_PRIV_CFB256_AES_BLUMENTHAL,
-    "aes192c": hlauth.USM_PRIV_CFB192_AES,
-    "aes256c": hlauth.USM_PRIV_CFB256_AES,
+PRIV_PROTOCOLS: dict[str, str] = {
+    "des": "USM_PRIV_CBC56_DES",
+    "aes128": "USM_PRIV_CFB128_AES",
+    "aes192": "USM_PRIV_CFB192_AES_BLUMENTHAL",
+    "aes256": "USM_PRIV_CFB256_AES_BLUMENTHAL",
+    "aes192c": "USM_PRIV_CFB192_AES",
+    "aes256c": "USM_PRIV_CFB256_AES",
 }
 
 _NULL = univ.Null("")
@@ -109,14 +105,19 @@ class Credentials:
         return "usm:" + h.hexdigest()
 
     def auth_data(self) -> CommunityData | UsmUserData:
+        from pysnmp.hlapi.v3arch.asyncio import CommunityData, UsmUserData
+        from pysnmp.hlapi.v3arch.asyncio import auth as hlauth
+
         if self.version in ("1", "2c"):
             return CommunityData(self.community, mpModel=0 if self.version == "1" else 1)
         return UsmUserData(
             self.user,
             authKey=self.auth_key if self.auth_protocol else None,
             privKey=self.priv_key if self.priv_protocol else None,
-            authProtocol=AUTH_PROTOCOLS[self.auth_protocol] if self.auth_protocol else hlauth.USM_AUTH_NONE,
-            privProtocol=PRIV_PROTOCOLS[self.priv_protocol] if self.priv_protocol else hlauth.USM_PRIV_NONE,
+            authProtocol=getattr(hlauth, AUTH_PROTOCOLS[self.auth_protocol] if self.auth_protocol
+                                 else "USM_AUTH_NONE"),
+            privProtocol=getattr(hlauth, PRIV_PROTOCOLS[self.priv_protocol] if self.priv_protocol
+                                 else "USM_PRIV_NONE"),
         )
 
 
@@ -148,6 +149,8 @@ def engine_for(creds: Credentials) -> SnmpEngine:
     engines = _ENGINES.setdefault(loop, {})
     key = creds.engine_key()
     if key not in engines:
+        from pysnmp.entity.engine import SnmpEngine
+
         engines[key] = SnmpEngine()
     return engines[key]
 
@@ -396,6 +399,10 @@ class Session:
     async def _open(self) -> tuple[SnmpEngine, str]:
         if self._engine is not None and self._addr_name is not None:
             return self._engine, self._addr_name
+        from pysnmp.hlapi.v3arch.asyncio import UdpTransportTarget
+        from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
+        from pysnmp.hlapi.v3arch.asyncio.transport import Udp6TransportTarget
+
         engine = engine_for(self.creds)
         cls = Udp6TransportTarget if ":" in self.target.host else UdpTransportTarget
         try:
@@ -446,6 +453,9 @@ class Session:
 
     async def _request_v3(self, kind: str, oids: Sequence[OID], max_repetitions: int
                           ) -> tuple[int, int, VarbindList]:
+        from pysnmp.entity.rfc3413 import cmdgen
+        from pysnmp.proto.rfc1902 import ObjectName
+
         engine, addr_name = await self._open()
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[tuple[Any, int, int, Any]] = loop.create_future()

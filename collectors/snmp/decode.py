@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
@@ -47,11 +48,13 @@ def text(value: Value | None, limit: int = MAX_NAME, *, multiline: bool = False)
     s = s.replace("\x00", "").strip()
     if multiline:
         lines = [text(line, limit) for line in s.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-        return "\n".join(lines).strip()[:limit]
+        return sys.intern("\n".join(lines).strip()[:limit])
     if not s.isprintable():
         s = "".join(c if c.isprintable() else " " for c in s)
         s = " ".join(s.split())
-    return s[:limit]
+    # One object per distinct text: a campus repeats its port names, descriptions and LLDP
+    # inventories thousands of times, and the correlator keeps every switch's latest snapshot.
+    return sys.intern(s[:limit])
 
 
 def hex_string(value: bytes) -> str:
@@ -62,7 +65,9 @@ def format_mac(raw: bytes) -> str:
     """Six octets as ``aa:bb:cc:dd:ee:ff``."""
     if len(raw) != 6:
         raise ValueError(f"a MAC address has 6 octets, got {len(raw)}")
-    return raw.hex(":")
+    # Interned: one device's MAC is in its access switch's, every uplink's and the routers' tables,
+    # and keys the correlator's state; one string object for all of them.
+    return sys.intern(raw.hex(":"))
 
 
 _MAC_TEXT = re.compile(r"^[0-9a-fA-F]{1,2}([:\- ])(?:[0-9a-fA-F]{1,2}\1){4}[0-9a-fA-F]{1,2}$")

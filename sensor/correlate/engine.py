@@ -115,8 +115,9 @@ class Correlator:
             cur = self.latest.get(s.switch)
             if cur is None or s.taken_at >= cur.taken_at:
                 self.latest[s.switch] = s
+        # The last view goes before the next is built: two views of a campus at once were ~45 MB.
+        self.view = None
         view = build_view(self.latest, self.settings.view)
-        self.view = view
         res = self.tracker.update(view, snaps)
         forgotten = self.tracker.forget(now)
         self.builder.switch_ids = self._switch_ids(view)
@@ -127,7 +128,11 @@ class Correlator:
         if self.evidence is not None:
             records, summary = enrich(records, self.evidence, now)
         if self.controls is not None:
-            records = apply_controls(records, self.controls, now)
+            records = apply_controls(records, self.controls, now, in_place=True)
+        # Kept between correlations for the switches' port roles and neighbours only: the candidates,
+        # MACs and addresses of every device are rebuilt by the next correlation anyway.
+        self.view = View(ports=view.ports, candidates={}, observed={}, ips={}, neighbours=view.neighbours,
+                         own_macs=view.own_macs, polled=view.polled, depth=view.depth)
         st = self.state
         out = Output(records=records)
         out.full_refresh = now - st.last_full_refresh >= self.settings.full_refresh

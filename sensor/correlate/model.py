@@ -19,7 +19,9 @@ Confidence = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Score = Annotated[int, msgspec.Meta(ge=0, le=100)]
 
 
-class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: frozen records of strings, numbers, times and tuples cannot form reference cycles, and a
+# campus builds 50,000 records per correlation (the cyclic collector would keep and walk them all).
+class Attachment(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Where a device is plugged in, how sure the sensor is, and why."""
 
     switch: str  # the name in this sensor's configuration
@@ -37,7 +39,7 @@ class Attachment(msgspec.Struct, frozen=True, kw_only=True):
     last_seen: UtcTime | None = None
 
 
-class IpAddress(msgspec.Struct, frozen=True, kw_only=True):
+class IpAddress(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     ip: str
     version: Literal[4, 6]
     router: str  # whose ARP / neighbour table said so
@@ -45,7 +47,7 @@ class IpAddress(msgspec.Struct, frozen=True, kw_only=True):
     last_seen: UtcTime
 
 
-class Neighbour(msgspec.Struct, frozen=True, kw_only=True):
+class Neighbour(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What the device says about itself over LLDP/CDP, when it speaks it."""
 
     protocol: str
@@ -62,7 +64,7 @@ class Neighbour(msgspec.Struct, frozen=True, kw_only=True):
     software: str = ""
 
 
-class Classification(msgspec.Struct, frozen=True, kw_only=True):
+class Classification(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     device_class: str  # infusion_pump, patient_monitor, imaging, lab_analyzer, ... or unknown
     label: str
     clinical_function: str | None = None
@@ -71,19 +73,19 @@ class Classification(msgspec.Struct, frozen=True, kw_only=True):
     reasons: tuple[str, ...] = ()
 
 
-class RiskFactor(msgspec.Struct, frozen=True, kw_only=True):
+class RiskFactor(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     name: str  # criticality, flat_network, expected_segment, ...
     points: int  # positive raises the risk, negative is a compensating control
     detail: str
 
 
-class Risk(msgspec.Struct, frozen=True, kw_only=True):
+class Risk(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     score: Score
     level: Literal["low", "medium", "high", "critical"]
     factors: tuple[RiskFactor, ...] = ()
 
 
-class DeviceRecord(msgspec.Struct, frozen=True, kw_only=True):
+class DeviceRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The retained record on ``devices/{mac}``."""
 
     mac: str
@@ -110,7 +112,7 @@ class DeviceRecord(msgspec.Struct, frozen=True, kw_only=True):
 EventKind = Literal["appeared", "moved", "ip_changed", "disappeared", "flapping", "forgotten"]
 
 
-class DeviceEvent(msgspec.Struct, frozen=True, kw_only=True):
+class DeviceEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One change, published on ``events``."""
 
     event: EventKind

@@ -219,6 +219,9 @@ class CorrelatorStage:
         self.metrics.add_cpu("classification", classified)
         self.metrics.add_cpu("correlation", -classified)
         self.metrics.set("devices", sum(1 for r in out.records.values() if r.present))
+        # Every device's record, of which only the changed ones (out.devices) are published: not held
+        # while the commit below waits for the hub (a campus: ~60 MB).
+        out.records = {}
         obs = [device_obs(mac, rec, now) for mac, rec in out.devices]
         if corr.evidence is not None and corr.evidence.cache_resets:
             self.metrics.set("advisory_cache_resets", corr.evidence.cache_resets)
