@@ -9,8 +9,10 @@ inside a /24 assigned to the IEEE registration authority names the real maker.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import importlib.util
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,26 +26,36 @@ class Vendor:
 
 class OuiRegistry:
     def __init__(self, text: str) -> None:
-        # Index only the prefixes; a line is split into its fields when it is looked up.
-        self._blocks: dict[int, dict[int, str]] = {}
-        for line in text.splitlines():
-            if not line or line[0] == "#":
+        # The file as one bytes object and, per block size, the sorted prefixes with the offset of
+        # their line: ~4 MB, where a dict of 58,000 line strings was ~11 MB of every process. A line
+        # is split into its fields when it is looked up.
+        self._data = text.encode("utf-8")
+        blocks: dict[int, dict[int, int]] = {}
+        offset = 0
+        for raw in self._data.splitlines(keepends=True):
+            start, offset = offset, offset + len(raw)
+            line = raw.rstrip(b"\r\n")
+            if not line or line[:1] == b"#":
                 continue
-            head, tab, _ = line.partition("\t")
+            head, tab, _ = line.partition(b"\t")
             if not tab:
                 continue
-            prefix, _, bits_text = head.strip().partition("/")
-            hexdigits = prefix.replace(":", "").replace("-", "")
+            prefix, _, bits_text = head.strip().partition(b"/")
+            hexdigits = prefix.replace(b":", b"").replace(b"-", b"")
             try:
                 value = int(hexdigits, 16)
+                bits = int(bits_text) if bits_text else len(hexdigits) * 4
             except ValueError:
                 continue
-            bits = int(bits_text) if bits_text else len(hexdigits) * 4
-            self._blocks.setdefault(bits, {})[value >> (len(hexdigits) * 4 - bits)] = line
+            blocks.setdefault(bits, {})[value >> (len(hexdigits) * 4 - bits)] = start  # the last line wins
+        self._blocks: dict[int, tuple[array[int], array[int]]] = {}
+        for bits, offsets in blocks.items():
+            keys = sorted(offsets)
+            self._blocks[bits] = (array("Q", keys), array("Q", (offsets[k] for k in keys)))
         self._order = sorted(self._blocks, reverse=True)
 
     def __len__(self) -> int:
-        return sum(len(b) for b in self._blocks.values())
+        return sum(len(keys) for keys, _ in self._blocks.values())
 
     def lookup(self, mac: str) -> Vendor | None:
         """The most specific registry block holding ``mac`` (normalised form), or None."""
@@ -52,9 +64,14 @@ class OuiRegistry:
         except ValueError:
             return None
         for bits in self._order:
-            line = self._blocks[bits].get(value >> (48 - bits))
-            if line is not None:
-                return _vendor(line)
+            keys, offsets = self._blocks[bits]
+            key = value >> (48 - bits)
+            i = bisect.bisect_left(keys, key)
+            if i < len(keys) and keys[i] == key:
+                start = offsets[i]
+                end = self._data.find(b"\n", start)
+                raw = self._data[start:end if end >= 0 else len(self._data)]
+                return _vendor(raw.rstrip(b"\r").decode("utf-8"))
         return None
 
 
