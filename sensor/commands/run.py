@@ -39,7 +39,10 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(cfg, int):
         return cfg
     sensor_log.configure(cfg.sensor.log_level, fmt=args.log_format)
+    from sensor.malloc import limit_arenas
     from sensor.supervisor import run_sensor
+
+    limit_arenas()  # before the event loop starts its helper threads
 
     code, reason = asyncio.run(run_sensor(cfg, once=args.once, drain_timeout=args.drain_timeout))
     if code and reason:
