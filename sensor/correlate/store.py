@@ -9,8 +9,11 @@ starts afresh: devices then appear again, which is noisy but loses nothing.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import structlog
@@ -47,4 +50,39 @@ def load_state(path: Path) -> TrackerState:
 
 
 def save_state(path: Path, state: TrackerState) -> None:
-    write_atomic(path, _enc.encode(state))
+    write_atomic(path, encode_state(state))
+
+
+CHUNK = 2048  # devices or bindings encoded at once
+
+
+def encode_state(state: TrackerState) -> Iterator[bytes]:
+    """``state`` as msgpack in pieces, byte for byte what encoding it whole gives.
+
+    Whole, a campus's state (50,000 devices) was a 30 MB bytes object on top of everything else
+    at each save; in pieces of CHUNK entries it is well under a megabyte at a time.
+    """
+    fields = state.__struct_fields__
+    yield _map_header(len(fields))
+    for name in fields:
+        yield _enc.encode(name)
+        value = getattr(state, name)
+        if isinstance(value, dict):
+            yield from _map_pieces(value)
+        else:
+            yield _enc.encode(value)
+
+
+def _map_header(n: int) -> bytes:
+    if n < 16:
+        return bytes((0x80 | n,))
+    if n < 1 << 16:
+        return b"\xde" + n.to_bytes(2, "big")
+    return b"\xdf" + n.to_bytes(4, "big")
+
+
+def _map_pieces(d: Mapping[str, Any]) -> Iterator[bytes]:
+    yield _map_header(len(d))
+    items = iter(d.items())
+    while chunk := dict(itertools.islice(items, CHUNK)):
+        yield _enc.encode(chunk)[len(_map_header(len(chunk))):]

@@ -12,6 +12,7 @@ segmentation and active monitoring for it (``sensor.classify.risk.control_factor
 from __future__ import annotations
 
 import ipaddress
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -169,8 +170,9 @@ def controls_of(rec: DeviceRecord, ctx: ControlsContext, now: float) -> Controls
     owner = (Ownership(registered=True, asset_tag=reg.asset_tag, owner=reg.owner, department=reg.department,
                        location=reg.location) if reg is not None else _UNREGISTERED)
     vlan = att.vlan if att is not None else None
-    return Controls(zone=place.zone, zone_reason=place.reason,
-                    segment=f"VLAN {vlan}" if vlan is not None else "", vlan=vlan, segmentation=seg,
+    # Interned: the same few texts for thousands of devices ("class infusion_pump", "VLAN 20").
+    return Controls(zone=place.zone, zone_reason=sys.intern(place.reason),
+                    segment=sys.intern(f"VLAN {vlan}") if vlan is not None else "", vlan=vlan, segmentation=seg,
                     allowed_peers=peers, allowed_peers_more=more, monitoring=monitoring(rec.mac, ctx, now),
                     ownership=owner)
 
