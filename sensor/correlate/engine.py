@@ -8,6 +8,7 @@ The stage (``stage.py``) wraps it with the queues and the state file.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Iterable, Mapping
@@ -121,8 +122,7 @@ class Correlator:
         res = self.tracker.update(view, snaps)
         # The records need the ports and neighbours only: the candidates, MACs and addresses of every
         # device (~30 MB for 50,000 devices) go before the records are built, not after.
-        view = View(ports=view.ports, candidates={}, observed={}, ips={}, neighbours=view.neighbours,
-                    own_macs=view.own_macs, polled=view.polled, depth=view.depth)
+        view = dataclasses.replace(view, candidates={}, observed={}, ips={})
         forgotten = self.tracker.forget(now)
         self.builder.switch_ids = self._switch_ids(view)
         started = time.thread_time()
