@@ -8,8 +8,8 @@ included (tests/snmp/test_ber.py compares the two on generated and damaged messa
 One deliberate difference, for encodings that agents do not send: indefinite lengths
 and constructed (segmented) strings are refused.
 
-Requests (GET, GETNEXT, GETBULK with NULL values) are encoded here too. SNMPv3 stays on
-pysnmp: USM authentication and privacy are rare enough not to matter.
+Requests (GET, GETNEXT, GETBULK with NULL values) are encoded here too. SNMPv3 wraps the
+same PDUs in its header and USM security (``usm``).
 
 Pure: bytes in, values out; no I/O.
 """
@@ -204,6 +204,24 @@ def _decode_response(data: bytes) -> Response:
     ptype, pos, pend = _tlv(data, pos, mend)
     if pend != mend:
         raise _error("data after the PDU", pend)
+    return Response(version, community, *_pdu(data, ptype, pos, pend, v2))
+
+
+def decode_pdu(data: bytes, pos: int, end: int) -> tuple[int, int, int, int, list[Varbind]]:
+    """(pdu type, request-id, error-status, error-index, varbinds) of the v2 Response or Report
+    PDU at ``pos`` (an SNMPv3 scopedPDU's data); BerError otherwise."""
+    try:
+        ptype, s, pend = _tlv(data, pos, end)
+        if pend != end:
+            raise _error("data after the PDU", pend)
+        return _pdu(data, ptype, s, pend, True)
+    except BerError:
+        raise
+    except (IndexError, ValueError) as e:
+        raise BerError(f"malformed SNMP message: {e}") from None
+
+
+def _pdu(data: bytes, ptype: int, pos: int, pend: int, v2: bool) -> tuple[int, int, int, int, list[Varbind]]:
     if ptype not in (RESPONSE, REPORT) or (ptype == REPORT and not v2):
         name = PDU_NAMES.get(ptype)
         if name is None or (not v2 and ptype in (GET_BULK, INFORM, TRAP_V2, REPORT)):
@@ -217,8 +235,7 @@ def _decode_response(data: bytes) -> Response:
         raise _error(f"variable-bindings: expected SEQUENCE, found tag 0x{tag:02x}", pos)
     if lend != pend:
         raise _error("data after the variable-bindings", lend)
-    return Response(version, community, ptype, request_id, error_status, error_index,
-                    _varbinds(data, pos, lend, v2))
+    return ptype, request_id, error_status, error_index, _varbinds(data, pos, lend, v2)
 
 
 def _varbinds(data: bytes, pos: int, end: int, v2: bool) -> list[Varbind]:
@@ -304,12 +321,12 @@ def _length(n: int) -> bytes:
     return bytes((0x80 | len(body),)) + body
 
 
-def _tl(tag: int, content: bytes) -> bytes:
+def tl(tag: int, content: bytes) -> bytes:
     return bytes((tag,)) + _length(len(content)) + content
 
 
-def _int(v: int) -> bytes:
-    return _tl(INTEGER, v.to_bytes((v + (v < 0)).bit_length() // 8 + 1, "big", signed=True))
+def encode_int(v: int) -> bytes:
+    return tl(INTEGER, v.to_bytes((v + (v < 0)).bit_length() // 8 + 1, "big", signed=True))
 
 
 def encode_oid(oid: OIDTuple) -> bytes:
@@ -338,20 +355,26 @@ def encode_oid(oid: OIDTuple) -> bytes:
 _NULL_VALUE = b"\x05\x00"
 
 
-def encode_request(version: int, community: bytes, pdu_type: int, request_id: int, oids: Sequence[OIDTuple],
-                   non_repeaters: int = 0, max_repetitions: int = 0) -> bytes:
-    """A v1/v2c GET, GETNEXT or GETBULK message asking for ``oids`` (values NULL)."""
+def encode_pdu(pdu_type: int, request_id: int, oids: Sequence[OIDTuple], non_repeaters: int = 0,
+               max_repetitions: int = 0) -> bytes:
+    """A GET, GETNEXT or GETBULK PDU asking for ``oids`` (values NULL)."""
     parts = []
     for o in oids:
         name = encode_oid(o)
         if len(name) < 0x7C:  # the varbind's length fits one octet too
             parts.append(b"\x30%c\x06%c%b\x05\x00" % (len(name) + 4, len(name), name))
         else:
-            parts.append(_tl(0x30, _tl(OBJECT_IDENTIFIER, name) + _NULL_VALUE))
+            parts.append(tl(0x30, tl(OBJECT_IDENTIFIER, name) + _NULL_VALUE))
     vbs = b"".join(parts)
     if pdu_type == GET_BULK:
         a, b = non_repeaters, max_repetitions
     else:
         a = b = 0
-    pdu = _tl(pdu_type, _int(request_id) + _int(a) + _int(b) + _tl(0x30, vbs))
-    return _tl(0x30, _int(version) + _tl(OCTET_STRING, community) + pdu)
+    return tl(pdu_type, encode_int(request_id) + encode_int(a) + encode_int(b) + tl(0x30, vbs))
+
+
+def encode_request(version: int, community: bytes, pdu_type: int, request_id: int, oids: Sequence[OIDTuple],
+                   non_repeaters: int = 0, max_repetitions: int = 0) -> bytes:
+    """A v1/v2c GET, GETNEXT or GETBULK message asking for ``oids`` (values NULL)."""
+    pdu = encode_pdu(pdu_type, request_id, oids, non_repeaters, max_repetitions)
+    return tl(0x30, encode_int(version) + tl(OCTET_STRING, community) + pdu)

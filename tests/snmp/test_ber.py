@@ -294,10 +294,10 @@ def _value_tlv(draw: Any) -> tuple[int, bytes]:
 def one_varbind_messages(draw: Any) -> bytes:
     version = draw(st.sampled_from([0, 1]))
     tag, content = _value_tlv(draw)
-    vb = ber._tl(0x30, ber._tl(ber.OBJECT_IDENTIFIER, ber.encode_oid(draw(OIDS))) + ber._tl(tag, content))
-    pdu = ber._tl(ber.RESPONSE, ber._int(draw(st.integers(-(2**31), 2**31 - 1))) + ber._int(0) + ber._int(0)
-                  + ber._tl(0x30, vb))
-    return ber._tl(0x30, ber._int(version) + ber._tl(ber.OCTET_STRING, b"c") + pdu)
+    vb = ber.tl(0x30, ber.tl(ber.OBJECT_IDENTIFIER, ber.encode_oid(draw(OIDS))) + ber.tl(tag, content))
+    pdu = ber.tl(ber.RESPONSE, ber.encode_int(draw(st.integers(-(2**31), 2**31 - 1))) + ber.encode_int(0) + ber.encode_int(0)
+                  + ber.tl(0x30, vb))
+    return ber.tl(0x30, ber.encode_int(version) + ber.tl(ber.OCTET_STRING, b"c") + pdu)
 
 
 @settings(max_examples=1500, deadline=None)
