@@ -8,11 +8,12 @@ in ``decode``.
 Speed: v1/v2c requests and responses never touch pysnmp: requests are encoded and
 responses decoded by ``ber`` (pyasn1 decoding was three quarters of the collector's CPU),
 over one UDP socket per event loop, answers matched to requests by request-id and agent
-address. SNMPv3 goes through pysnmp (USM authentication and privacy):
-the walks call the RFC 3413 command generators directly with numeric OIDs, and SNMPv3
-switches share an engine per distinct credential set (the USM user table is keyed by
-user name, so two switches with the same user but different keys cannot share one).
-Both paths hand the walks plain Python: (OID tuple, value or None) per varbind.
+address. SNMPv3 goes the same way: ``usm`` builds and checks the messages (USM
+authentication and privacy; pysnmp's engine cost about 15 times the CPU per varbind),
+engines are discovered once per agent and socket, keys localized once per engine.
+pysnmp's engine stays behind ``Session.v3_engine = "pysnmp"`` to compare against (tests,
+bench/snmp_walk.py --v3); the collector does not use it. All paths hand the walks plain
+Python: (OID tuple, value or None) per varbind.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import hashlib
 import random
 import socket
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from pysnmp.hlapi.v3arch.asyncio import CommunityData, UsmUserData
 
 from collectors.errors import SourceError, SwitchAuthError, SwitchUnreachable, TableError
-from collectors.snmp import ber
+from collectors.snmp import ber, usm
 from collectors.snmp.decode import OID, Column, Value
 
 # Names in pysnmp.hlapi.v3arch.asyncio.auth.
@@ -189,6 +190,15 @@ class _Channel(asyncio.DatagramProtocol):
         self.waiting_agents: dict[tuple[str, int], int] = {}  # outstanding requests per agent
         self.malformed: dict[tuple[str, int], tuple[int, str]] = {}  # agents with requests only
         self._next_id = random.randrange(1, 1 << 30)
+        self.v3_waiting = 0  # outstanding SNMPv3 requests: only then are datagrams tried as v3
+        self.engines: dict[tuple[str, int], _Engine] = {}  # SNMPv3 agents' engines, once discovered
+        self.discovering: dict[tuple[str, int], asyncio.Future[_Engine]] = {}
+        # The privacy salt: unique per message under one key (RFC 3414 8.1.1.1, RFC 3826 3.1.2.1).
+        self._salt = random.getrandbits(64)
+
+    def new_salt(self) -> int:
+        self._salt = (self._salt + 1) & 0xFFFFFFFFFFFFFFFF
+        return self._salt
 
     def new_request_id(self) -> int:
         self._next_id = self._next_id % 0x7FFFFFFF + 1
@@ -200,6 +210,9 @@ class _Channel(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         agent = (addr[0], addr[1])
+        if self.v3_waiting and (msg_id := usm.peek_msg_id(data)) is not None:
+            self._v3_received(data, msg_id, agent)
+            return
         try:
             rsp = ber.decode_response(data)
         except ber.BerError as e:
@@ -214,8 +227,22 @@ class _Channel(asyncio.DatagramProtocol):
             del self.pending[rsp.request_id]
             w.finish(rsp)
 
+    def _v3_received(self, data: bytes, msg_id: int, agent: tuple[str, int]) -> None:
+        w = self.pending.get(msg_id)
+        if w is None or w.check is None or w.agent != agent:
+            return  # late, or a stranger's: as for v1/v2c
+        try:
+            opened = w.check(data)
+        except ber.BerError as e:  # malformed or unauthenticated: dropped; the request keeps waiting
+            count, _ = self.malformed.get(agent, (0, ""))
+            self.malformed[agent] = (count + 1, str(e))
+            return
+        del self.pending[msg_id]
+        w.finish(opened)
+
     def send(self, message: bytes, request_id: int, version: int, community: bytes, agent: tuple[str, int],
-             timeout: float, retries: int) -> asyncio.Future[ber.Response | None]:
+             timeout: float, retries: int, check: Callable[[bytes], usm.Opened] | None = None
+             ) -> asyncio.Future[Any]:
         """Send a request; the future gets its answer, or None after ``retries`` resends time out.
 
         Each request has one timer, re-armed at each resend, instead of a wait_for per try:
@@ -223,6 +250,9 @@ class _Channel(asyncio.DatagramProtocol):
         """
         assert self.transport is not None
         w = _Waiter(self, message, version, community, agent, timeout, retries)
+        w.check = check
+        if check is not None:
+            self.v3_waiting += 1
         self.pending[request_id] = w
         self.waiting_agents[agent] = self.waiting_agents.get(agent, 0) + 1
         self.transport.sendto(message, agent)
@@ -234,6 +264,9 @@ class _Channel(asyncio.DatagramProtocol):
         w = self.pending.pop(request_id, None)
         if w is not None and w.timer is not None:
             w.timer.cancel()
+        if w is not None and w.check is not None:
+            w.check = None
+            self.v3_waiting -= 1
         left = self.waiting_agents.pop(agent, 1) - 1
         if left > 0:
             self.waiting_agents[agent] = left
@@ -251,17 +284,20 @@ class _Channel(asyncio.DatagramProtocol):
 class _Waiter:
     """One outstanding v1/v2c request: what an answer must match, and its retry timer."""
 
-    __slots__ = ("agent", "channel", "community", "fut", "message", "retries", "timeout", "timer", "version")
+    __slots__ = ("agent", "channel", "check", "community", "fut", "message", "retries", "timeout", "timer",
+                 "version")
 
     def __init__(self, channel: _Channel, message: bytes, version: int, community: bytes, agent: tuple[str, int],
                  timeout: float, retries: int) -> None:
         self.channel, self.message, self.version, self.community = channel, message, version, community
         self.agent, self.timeout, self.retries = agent, timeout, retries
         assert channel.loop is not None
-        self.fut: asyncio.Future[ber.Response | None] = channel.loop.create_future()
+        self.fut: asyncio.Future[Any] = channel.loop.create_future()
         self.timer: asyncio.TimerHandle | None = None
+        # SNMPv3: checks and opens an answer (usm.UsmError: dropped, keep waiting)
+        self.check: Callable[[bytes], usm.Opened] | None = None
 
-    def finish(self, rsp: ber.Response | None) -> None:
+    def finish(self, rsp: ber.Response | usm.Opened | None) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -280,6 +316,24 @@ class _Waiter:
         del ch.pending[request_id]
         self.timer = None
         self.finish(None)
+
+
+@dataclass
+class _Engine:
+    """An SNMPv3 agent's engine as last heard: id, boots, and its time at ``at`` (loop time)."""
+
+    engine_id: bytes
+    boots: int
+    time: int
+    at: float
+
+    def clock(self, now: float) -> tuple[int, int]:
+        return self.boots, min(self.time + int(now - self.at), (1 << 31) - 1)
+
+    def heard(self, boots: int, time: int, now: float) -> None:
+        """An authenticated message's clock, kept if it is later (RFC 3414 section 3.2 step 7b)."""
+        if boots > self.boots or (boots == self.boots and time > self.clock(now)[1]):
+            self.boots, self.time, self.at = boots, time, now
 
 
 _CHANNELS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _Channel]] = (
@@ -351,11 +405,31 @@ class WalkStats:
     requests: int = 0
     varbinds: int = 0
     bulk_fallback: bool = False
+    dropped: int = 0  # SNMPv3 answers that were malformed or failed authentication
     notes: list[str] = field(default_factory=list)
 
 
 class UserOrAuthKeyRejected(SwitchAuthError):
     """The agent does not know the SNMPv3 user, or rejected its authentication key."""
+
+
+# What an SNMPv3 refusal means, from usm's report counters and from pysnmp's error indications.
+_REPORTS: dict[OID, str] = {
+    usm.UNKNOWN_USER_NAMES: "unknown_user",
+    usm.WRONG_DIGESTS: "wrong_digest",
+    usm.DECRYPTION_ERRORS: "decryption",
+    usm.UNSUPPORTED_SEC_LEVELS: "security_level",
+    usm.NOT_IN_TIME_WINDOWS: "time_window",
+    usm.UNKNOWN_CONTEXTS: "unknown_context",
+}
+_ERRIND_KINDS: list[tuple[type[Any] | tuple[type[Any], ...], str]] = [
+    (errind.UnknownUserName, "unknown_user"),
+    (errind.WrongDigest, "wrong_digest"),
+    (errind.DecryptionError, "decryption"),
+    (errind.UnsupportedSecurityLevel, "security_level"),
+    ((errind.AuthenticationFailure, errind.AuthenticationError), "authentication"),
+    (errind.NotInTimeWindow, "time_window"),
+]
 
 
 class _ColumnEnded(Exception):
@@ -366,6 +440,16 @@ class _ColumnEnded(Exception):
 
 
 # --- a session with one agent --------------------------------------------------------------
+
+
+def _password(secret: str | None) -> bytes:
+    # pysnmp took passwords as pyasn1 OctetStrings, which encode text as ISO-8859-1: the same
+    # keys here. What ISO-8859-1 cannot encode (pysnmp failed on it) goes as UTF-8, as net-snmp.
+    text = secret or ""
+    try:
+        return text.encode("iso-8859-1")
+    except UnicodeEncodeError:
+        return text.encode()
 
 
 class Session:
@@ -389,11 +473,19 @@ class Session:
         self._channel: _Channel | None = None
         self._community = creds.community.encode()
         self._limit = asyncio.Semaphore(concurrency)
+        self._user = creds.user.encode()
+        self._auth_password = _password(creds.auth_key) if creds.auth_protocol else b""
+        self._priv_password = _password(creds.priv_key) if creds.priv_protocol else b""
+        self._context = creds.context.encode()
+
+    # "own": SNMPv3 through ``usm``; "pysnmp": through pysnmp's engine (kept to compare against).
+    v3_engine = "own"
 
     def for_vlan(self, vlan: int) -> Session:
         s = Session(self.target, self.creds.for_vlan(vlan), self.stats)
         s.use_bulk, s.max_repetitions = self.use_bulk, self.max_repetitions
         s._agent = self._agent
+        s.v3_engine = self.v3_engine
         return s
 
     async def _open(self) -> tuple[SnmpEngine, str]:
@@ -420,13 +512,10 @@ class Session:
     async def _request(self, kind: str, oids: Sequence[OID], max_repetitions: int = 0
                        ) -> tuple[int, int, VarbindList]:
         if self.creds.version == "3":
-            return await self._request_v3(kind, oids, max_repetitions)
-        if self._agent is None:
-            self._agent = await resolve(self.target.host, self.target.port)
-        family, agent = self._agent
-        ch = self._channel
-        if ch is None or ch.transport is None or ch.transport.is_closing() or ch.loop is not asyncio.get_running_loop():
-            ch = self._channel = await channel_for(family)
+            if self.v3_engine == "pysnmp":
+                return await self._request_v3(kind, oids, max_repetitions)
+            return await self._request_usm(kind, oids, max_repetitions)
+        ch, agent = await self._route()
         version = ber.VERSION_1 if self.creds.version == "1" else ber.VERSION_2C
         community = self._community
         request_id = ch.new_request_id()
@@ -450,6 +539,126 @@ class Session:
         got: VarbindList = rsp.varbinds
         self.stats.varbinds += len(got)
         return rsp.error_status, rsp.error_index, got
+
+    async def _route(self) -> tuple[_Channel, tuple[str, int]]:
+        if self._agent is None:
+            self._agent = await resolve(self.target.host, self.target.port)
+        family, agent = self._agent
+        ch = self._channel
+        if ch is None or ch.transport is None or ch.transport.is_closing() or ch.loop is not asyncio.get_running_loop():
+            ch = self._channel = await channel_for(family)
+        return ch, agent
+
+    # -- SNMPv3 with usm --
+
+    async def _request_usm(self, kind: str, oids: Sequence[OID], max_repetitions: int
+                           ) -> tuple[int, int, VarbindList]:
+        ch, agent = await self._route()
+        loop = asyncio.get_running_loop()
+        resynced = rediscovered = False
+        async with self._limit:
+            while True:
+                engine = ch.engines.get(agent) or await self._discover(ch, agent)
+                keys = self._keys(engine.engine_id)
+                msg_id = ch.new_request_id()
+                boots, etime = engine.clock(loop.time())
+                pdu = usm.request_pdu(_PDU_TYPES[kind], msg_id, oids, max_repetitions)
+                message = usm.encode_request(keys, engine.engine_id, boots, etime, msg_id, self._context, pdu,
+                                             ch.new_salt())
+                opened = await self._exchange(ch, agent, message, msg_id, keys)
+                rsp, incoming = opened.response, opened.incoming
+                if opened.authenticated and incoming.engine_id == engine.engine_id:
+                    engine.heard(incoming.boots, incoming.time, loop.time())
+                if rsp.pdu_type != ber.REPORT:
+                    break
+                report = usm.report_oid(rsp)
+                if report == usm.NOT_IN_TIME_WINDOWS and not resynced and incoming.engine_id == engine.engine_id:
+                    # Our idea of its clock is off (it rebooted, or the first request): take the
+                    # report's and retry once. Unauthenticated, it can only cost a retry.
+                    resynced = True
+                    engine.boots, engine.time, engine.at = incoming.boots, incoming.time, loop.time()
+                    continue
+                if report == usm.UNKNOWN_ENGINE_IDS and not rediscovered:
+                    rediscovered = True  # another engine at this address now (a replaced switch)
+                    if ch.engines.get(agent) is engine:
+                        del ch.engines[agent]
+                    continue
+                raise self._usm_error(report)
+        self.stats.requests += 1
+        self.stats.varbinds += len(rsp.varbinds)
+        return rsp.error_status, rsp.error_index, rsp.varbinds
+
+    def _keys(self, engine_id: bytes) -> usm.Keys:
+        c = self.creds
+        try:
+            return usm.localized_keys(self._user, c.auth_protocol, self._auth_password, c.priv_protocol,
+                                      self._priv_password, engine_id)
+        except ValueError as e:
+            raise SwitchAuthError(f'{self.target.where}: SNMPv3 user "{c.user}": {e}') from None
+
+    async def _exchange(self, ch: _Channel, agent: tuple[str, int], message: bytes, msg_id: int,
+                        keys: usm.Keys | None) -> usm.Opened:
+        """Send one SNMPv3 message (resent on timeout) and wait for its checked answer."""
+        stats = self.stats
+
+        def check(data: bytes) -> usm.Opened:
+            try:
+                opened = usm.open_response(data, keys)
+                rsp = opened.response
+                if rsp.pdu_type == ber.RESPONSE and rsp.request_id != msg_id:
+                    raise usm.UsmError(f"SNMPv3 response of request-id {rsp.request_id} to message {msg_id}")
+            except ber.BerError:
+                stats.dropped += 1
+                raise
+            return opened
+
+        malformed = ""
+        try:
+            opened: usm.Opened | None = await ch.send(message, msg_id, 3, b"", agent, self.target.timeout,
+                                                      self.target.retries, check)
+            if opened is None:
+                malformed = ch.malformed.get(agent, (0, ""))[1]
+        finally:
+            ch.forget(msg_id, agent)
+        if opened is None:
+            if malformed:
+                raise ber.BerError(
+                    f"{self.target.where} answered with a message the sensor cannot decode or authenticate "
+                    f"({malformed}): check the SNMPv3 keys and the agent's firmware")
+            raise self._error(errind.requestTimedOut)
+        return opened
+
+    async def _discover(self, ch: _Channel, agent: tuple[str, int]) -> _Engine:
+        """The agent's engine id, boots and time (RFC 3414 section 4), once per agent and socket."""
+        pending = ch.discovering.get(agent)
+        if pending is None:
+            pending = ch.discovering[agent] = asyncio.ensure_future(self._discovery(ch, agent))
+        try:
+            return await asyncio.shield(pending)
+        finally:
+            if pending.done() and ch.discovering.get(agent) is pending:
+                del ch.discovering[agent]
+
+    async def _discovery(self, ch: _Channel, agent: tuple[str, int]) -> _Engine:
+        msg_id = ch.new_request_id()
+        message = usm.encode_request(None, b"", 0, 0, msg_id, b"", usm.discovery_pdu(msg_id), 0)
+        opened = await self._exchange(ch, agent, message, msg_id, None)
+        incoming = opened.incoming
+        if usm.report_oid(opened.response) != usm.UNKNOWN_ENGINE_IDS or not incoming.engine_id:
+            raise SourceError(f"{self.target.where} answered the SNMPv3 engine discovery without its engine ID: "
+                              "check that the agent speaks SNMPv3")
+        engine = _Engine(incoming.engine_id, incoming.boots, incoming.time, asyncio.get_running_loop().time())
+        ch.engines[agent] = engine
+        return engine
+
+    def _usm_error(self, report: OID | None) -> SourceError:
+        kind = _REPORTS.get(report) if report else None
+        if kind is None:
+            what = ".".join(map(str, report)) if report else "no varbind"
+            return SourceError(f"{self.target.where}: the agent refused the request with a report ({what})")
+        return self._refusal(kind)
+
+    # -- SNMPv3 with pysnmp --
 
     async def _request_v3(self, kind: str, oids: Sequence[OID], max_repetitions: int
                           ) -> tuple[int, int, VarbindList]:
@@ -493,29 +702,37 @@ class Session:
                 f"no answer from {where} within {total:g}s (check the address, UDP/{self.target.port} "
                 f"reachability and {what})"
             )
+        for cls, kind in _ERRIND_KINDS:
+            if isinstance(ind, cls):
+                return self._refusal(kind)
+        if _UNKNOWN_CONTEXT in str(ind):
+            return self._refusal("unknown_context")
+        return SourceError(f"{where}: {ind}")
+
+    def _refusal(self, kind: str) -> SourceError:
+        """The error for an agent's SNMPv3 refusal, the same from either engine."""
+        where, c = self.target.where, self.creds
         user = f'SNMPv3 user "{c.user}"'
-        if isinstance(ind, errind.UnknownUserName):
+        if kind == "unknown_user":
             return UserOrAuthKeyRejected(
                 f"{where} does not know {user}: check the user name on the switch and in the config")
-        if isinstance(ind, errind.WrongDigest):
+        if kind == "wrong_digest":
             return UserOrAuthKeyRejected(
                 f"{where} rejected the authentication of {user}: wrong auth_key_file or auth_protocol"
                 f" ({c.auth_protocol})")
-        if isinstance(ind, errind.DecryptionError):
+        if kind == "decryption":
             return SwitchAuthError(
                 f"{where} could not decrypt the request of {user}: wrong priv_key_file or priv_protocol"
                 f" ({c.priv_protocol})")
-        if isinstance(ind, errind.UnsupportedSecurityLevel):
+        if kind == "security_level":
             return SwitchAuthError(
                 f"{where}: {user} is not allowed security level {c.security_level}: "
                 "check auth_protocol/priv_protocol against the switch")
-        if isinstance(ind, (errind.AuthenticationFailure, errind.AuthenticationError)):
+        if kind == "authentication":
             return SwitchAuthError(f"{where}: the answer failed authentication for {user}: check the keys")
-        if isinstance(ind, errind.NotInTimeWindow):
+        if kind == "time_window":
             return SwitchAuthError(f"{where}: SNMPv3 time window check failed for {user} (clock or engine boots)")
-        if _UNKNOWN_CONTEXT in str(ind):
-            return TableError(f'{where} does not know SNMP context "{c.context}"')
-        return SourceError(f"{where}: {ind}")
+        return TableError(f'{where} does not know SNMP context "{c.context}"')
 
     # -- GET --
 
@@ -540,6 +757,7 @@ class Session:
         probe = Session(Target(self.target.host, self.target.port, timeout=min(self.target.timeout, 2.0), retries=0),
                         Credentials(version="3", user=c.user, auth_protocol=c.auth_protocol, auth_key=c.auth_key,
                                     context=c.context))
+        probe.v3_engine = self.v3_engine
         try:
             await probe._get({"sysUpTime": (1, 3, 6, 1, 2, 1, 1, 3, 0)})
         except SwitchUnreachable:
