@@ -92,6 +92,12 @@ V3_USERS = [
     ("usha384", "sha384", None),
     ("usha512", "sha512", "aes128"),
 ]
+# Every auth x priv combination net-snmp 5.9 speaks (aes192c/aes256c, Cisco's key extension, it does not),
+# and noAuthNoPriv: user "u-<auth>-<priv>" ("none" for no priv; "u-none-none" for neither).
+V3_MATRIX: list[tuple[str, str | None, str | None]] = [("u-none-none", None, None)] + [
+    (f"u-{auth}-{priv or 'none'}", auth, priv)
+    for auth in ("md5", "sha", "sha224", "sha256", "sha384", "sha512")
+    for priv in (None, "des", "aes128", "aes192", "aes256")]
 AUTH_KEY, PRIV_KEY = "auth-key-123", "priv-key-456"
 _NETSNMP_AUTH = {"md5": "MD5", "sha": "SHA", "sha224": "SHA-224", "sha256": "SHA-256", "sha384": "SHA-384",
                  "sha512": "SHA-512"}
@@ -100,7 +106,7 @@ _NETSNMP_PRIV = {"des": "DES", "aes128": "AES", "aes192": "AES-192", "aes256": "
 
 @contextlib.contextmanager
 def snmpd(workdir: Path, community: str = "public") -> Iterator[int]:
-    """net-snmp's snmpd on a free loopback port: v1/v2c ``community`` and every V3_USERS combination."""
+    """net-snmp's snmpd on a free loopback port: v1/v2c ``community``, V3_USERS and V3_MATRIX."""
     if shutil.which("snmpd") is None:
         raise RuntimeError("snmpd is not installed (apt install snmpd)")
     port = free_udp_port()
@@ -112,6 +118,13 @@ def snmpd(workdir: Path, community: str = "public") -> Iterator[int]:
         lines.append(f"createUser {user} {_NETSNMP_AUTH[auth]} {AUTH_KEY}"
                      + (f" {_NETSNMP_PRIV[priv]} {PRIV_KEY}" if priv else ""))
         lines.append(f"rouser {user} {'priv' if priv else 'auth'}")
+    for user, auth_, priv_ in V3_MATRIX:
+        if auth_ is None:
+            lines += [f"createUser {user}", f"rouser {user} noauth"]
+            continue
+        lines.append(f"createUser {user} {_NETSNMP_AUTH[auth_]} {AUTH_KEY}"
+                     + (f" {_NETSNMP_PRIV[priv_]} {PRIV_KEY}" if priv_ else ""))
+        lines.append(f"rouser {user} {'priv' if priv_ else 'auth'}")
     conf = workdir / "snmpd.conf"
     conf.write_text("\n".join(lines) + "\n")
     log = (workdir / "snmpd.log").open("wb")
