@@ -5,6 +5,7 @@
     .venv/bin/python bench/snmp_walk.py --lab           # also the lab's dist snmpd (lab/up first)
     .venv/bin/python bench/snmp_walk.py --profile       # plus where the collector's CPU time goes (cProfile)
     .venv/bin/python bench/snmp_walk.py --runs 5        # median of 5 runs of each (default 3)
+    .venv/bin/python bench/snmp_walk.py --v3            # SNMPv3: usm against pysnmp's engine, on snmpd
 
 Two comparisons, both at max-repetitions 20 (the collector's default), CPU time only (the agent
 is the bottleneck for wall time): the collector's process time, and the user+sys time of the
@@ -48,6 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from collectors.snmp import oids  # noqa: E402
 from collectors.snmp.client import Credentials, Session, Target, WalkStats, close_engines  # noqa: E402
+from tests.snmp import agents  # noqa: E402
 from tests.snmp.agents import CORPUS, snmpsim  # noqa: E402
 
 COLUMNS = {name: o for table in oids.TABLES.values() for name, o in table.items()}
@@ -77,13 +79,15 @@ Result = dict[str, float]
 VARBIND_LINE = re.compile(r"\.[0-9.]+ = ")
 
 
-def netsnmp(host: str, port: int, community: str, prefix: list[str], walks: list[tuple[int, ...]]) -> Result:
-    """One snmpbulkwalk process per OID in ``walks``, one after the other."""
+def netsnmp(host: str, port: int, community: str, prefix: list[str], walks: list[tuple[int, ...]],
+            v3: list[str] | None = None) -> Result:
+    """One snmpbulkwalk process per OID in ``walks``, one after the other (``v3``: its SNMPv3 options)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     varbinds = 0
     for o in walks:
-        res = subprocess.run([*prefix, "snmpbulkwalk", "-v2c", "-c", community, f"-Cr{REPS}", "-On", "-t", "5",
+        auth = v3 if v3 else ["-v2c", "-c", community]
+        res = subprocess.run([*prefix, "snmpbulkwalk", *auth, f"-Cr{REPS}", "-On", "-t", "5",
                               f"udp:{host}:{port}", ".".join(map(str, o))],
                              capture_output=True, text=True, env={**os.environ, "MIBS": ""})
         varbinds += sum(1 for line in res.stdout.splitlines() if VARBIND_LINE.match(line))
@@ -173,12 +177,62 @@ def report(agent: str, m: dict[str, Result], runs: int) -> None:
     print(f"  ratio CPU per varbind                         {us_per_vb(ot) / us_per_vb(tc):6.2f} x")
 
 
+# (label, user of tests/snmp/agents.V3_MATRIX or None for v2c, SNMPv3 engine)
+V3_WALKERS = [("v2c", None, "own"), ("v3 sha/aes128, usm", "u-sha-aes128", "own"),
+              ("v3 sha/aes128, pysnmp engine", "u-sha-aes128", "pysnmp"),
+              ("v3 md5/des, usm", "u-md5-des", "own"), ("v3 sha256/aes256, usm", "u-sha256-aes256", "own"),
+              ("v3 sha512/none, usm", "u-sha512-none", "own")]
+
+
+async def _v3_walk(port: int, user: str | None, engine: str) -> WalkStats:
+    stats = WalkStats()
+    if user is None:
+        creds = Credentials("2c", community="public")
+    else:
+        _, auth, priv = next(u for u in agents.V3_MATRIX if u[0] == user)
+        creds = Credentials("3", user=user, auth_protocol=auth, auth_key=agents.AUTH_KEY, priv_protocol=priv,
+                            priv_key=agents.PRIV_KEY if priv else None)
+    s = Session(Target("127.0.0.1", port, timeout=5, max_repetitions=REPS), creds, stats)
+    s.v3_engine = engine
+    await s.walk({"whole": WHOLE})
+    close_engines()
+    return stats
+
+
+def v3(runs: int) -> None:
+    """CPU per varbind walking net-snmp's snmpd (.1.3.6.1) over v2c and SNMPv3, ours and pysnmp's."""
+    with tempfile.TemporaryDirectory() as tmp, agents.snmpd(Path(tmp)) as port:
+        got: dict[str, list[Result]] = {label: [] for label, _, _ in V3_WALKERS}
+        got["net-snmp snmpbulkwalk v3 sha/aes128"] = []
+        for _ in range(runs):
+            for label, user, engine in V3_WALKERS:
+                t0, c0 = time.perf_counter(), time.process_time()
+                st = asyncio.run(_v3_walk(port, user, engine))
+                got[label].append({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+                                   "varbinds": st.varbinds, "requests": st.requests})
+            got["net-snmp snmpbulkwalk v3 sha/aes128"].append(netsnmp(
+                "127.0.0.1", port, "", [], [WHOLE],
+                v3=["-v3", "-l", "authPriv", "-u", "u-sha-aes128", "-a", "SHA", "-A", agents.AUTH_KEY, "-x", "AES",
+                    "-X", agents.PRIV_KEY]))
+        print(f"\nsnmpd (net-snmp), walk of .1.3.6.1 at max-repetitions {REPS}; median of {runs} runs; "
+              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"  {'walker':<44} {'wall':>8} {'CPU':>8} {'varbinds':>8} {'reqs':>6} {'us/vb':>7}")
+        med = {k: median(v) for k, v in got.items()}
+        for k, r in med.items():
+            print(row(k, r))
+        ours, theirs = med["v3 sha/aes128, usm"], med["v3 sha/aes128, pysnmp engine"]
+        print(f"  ==> v3 sha/aes128: pysnmp engine / usm CPU per varbind {us_per_vb(theirs) / us_per_vb(ours):.1f} x;"
+              f" usm / v2c {us_per_vb(ours) / us_per_vb(med['v2c']):.2f} x;"
+              f" usm / snmpbulkwalk {us_per_vb(ours) / us_per_vb(med['net-snmp snmpbulkwalk v3 sha/aes128']):.2f} x")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="ciscosb_sg550x-8f8t", help="corpus recording to serve (default: largest)")
     ap.add_argument("--lab", action="store_true", help="also walk the lab's dist snmpd from es-mgmt")
     ap.add_argument("--profile", action="store_true", help="cProfile the collector's walks (one extra run each)")
     ap.add_argument("--runs", type=int, default=3, help="runs of each walk; the median is printed (default 3)")
+    ap.add_argument("--v3", action="store_true", help="only SNMPv3 against v2c, on snmpd: usm and pysnmp's engine")
     ap.add_argument("--target", help=argparse.SUPPRESS)  # host:port:community-file (used for --lab)
     a = ap.parse_args()
 
@@ -186,6 +240,9 @@ def main() -> int:
         host, port, cfile = a.target.split(":", 2)
         community = Path(cfile).read_text().strip()
         print(json.dumps(measure(host, int(port), community, a.runs, [])))
+        return 0
+    if a.v3:
+        v3(a.runs)
         return 0
 
     if CORPUS.is_dir():
