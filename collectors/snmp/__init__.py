@@ -1,7 +1,7 @@
 """SNMP collector: IF-MIB, BRIDGE-MIB, Q-BRIDGE-MIB, IP-MIB, LLDP-MIB, CISCO-CDP-MIB, LAG, system.
 
-``decode`` is pure (varbinds -> facts), ``client`` is the thin pysnmp I/O, ``poll``
-puts one switch's walks together into one Snapshot.
+``decode`` is pure (varbinds -> facts), ``ber`` and ``usm`` are the pure message codecs,
+``client`` is the thin I/O, ``poll`` puts one switch's walks together into one Snapshot.
 """
 
 from collectors.snmp.client import Credentials, Target, close_engines

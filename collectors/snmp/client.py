@@ -477,6 +477,7 @@ class Session:
         self._auth_password = _password(creds.auth_key) if creds.auth_protocol else b""
         self._priv_password = _password(creds.priv_key) if creds.priv_protocol else b""
         self._context = creds.context.encode()
+        self._last_keys: tuple[bytes, usm.Keys] | None = None
 
     # "own": SNMPv3 through ``usm``; "pysnmp": through pysnmp's engine (kept to compare against).
     v3_engine = "own"
@@ -589,12 +590,16 @@ class Session:
         return rsp.error_status, rsp.error_index, rsp.varbinds
 
     def _keys(self, engine_id: bytes) -> usm.Keys:
+        if self._last_keys is not None and self._last_keys[0] == engine_id:
+            return self._last_keys[1]
         c = self.creds
         try:
-            return usm.localized_keys(self._user, c.auth_protocol, self._auth_password, c.priv_protocol,
+            keys = usm.localized_keys(self._user, c.auth_protocol, self._auth_password, c.priv_protocol,
                                       self._priv_password, engine_id)
         except ValueError as e:
             raise SwitchAuthError(f'{self.target.where}: SNMPv3 user "{c.user}": {e}') from None
+        self._last_keys = (engine_id, keys)
+        return keys
 
     async def _exchange(self, ch: _Channel, agent: tuple[str, int], message: bytes, msg_id: int,
                         keys: usm.Keys | None) -> usm.Opened:

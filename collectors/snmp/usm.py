@@ -69,13 +69,17 @@ class UsmError(BerError):
 # --- keys (RFC 3414 section 2.6 and A.2) ------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=256)
-def password_to_key(password: bytes, hash_name: str) -> bytes:
-    """Ku: the hash of 1 MiB of the password repeated (RFC 3414 A.2.1/A.2.2). Cached: ~10 ms each."""
+def _password_to_key(password: bytes, hash_name: str) -> bytes:
     if not password:
         raise ValueError("an SNMPv3 password cannot be empty")
     n = 1 << 20
     return hashlib.new(hash_name, (password * (n // len(password) + 1))[:n]).digest()
+
+
+@functools.lru_cache(maxsize=256)
+def password_to_key(password: bytes, hash_name: str) -> bytes:
+    """Ku: the hash of 1 MiB of the password repeated (RFC 3414 A.2.1/A.2.2). Cached: ms each."""
+    return _password_to_key(password, hash_name)
 
 
 def localize_key(ku: bytes, engine_id: bytes, hash_name: str) -> bytes:
@@ -95,7 +99,8 @@ def localized_priv_key(password: bytes, engine_id: bytes, auth_protocol: str, pr
             key += hashlib.new(hash_name, key).digest()
     elif extension == "reeder":  # draft-reeder-snmpv3-usm-3desede-00 section 2.1
         while len(key) < size:
-            key += localize_key(password_to_key(key, hash_name), engine_id, hash_name)
+            # a key per engine: not cached, where it would push the users' passwords out
+            key += localize_key(_password_to_key(key, hash_name), engine_id, hash_name)
     if len(key) < size:
         raise ValueError(f"{priv_protocol} needs a {size}-octet key; {auth_protocol} gives {len(key)}")
     return key[:size]
@@ -116,7 +121,8 @@ class Keys:
         return (FLAG_AUTH if self.auth_protocol else 0) | (FLAG_PRIV if self.priv_protocol else 0)
 
 
-@functools.lru_cache(maxsize=1024)
+# Sized for a campus: one entry per (credential set, engine), and a miss may hash a MiB or two.
+@functools.lru_cache(maxsize=8192)
 def localized_keys(user: bytes, auth_protocol: str | None, auth_password: bytes, priv_protocol: str | None,
                    priv_password: bytes, engine_id: bytes) -> Keys:
     """Keys of a user for an engine; cached per (passwords, engine id): localization hashes a MiB."""
