@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +59,22 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
 
 
 @contextlib.contextmanager
-def snmpsim(data_dir: Path, probe_community: str, *, startup: float = 120) -> Iterator[int]:
-    """snmpsim's command responder serving ``data_dir`` (``<community>.snmprec`` files) on a free port."""
+def snmpsim(data_dir: Path, probe_community: str, *, startup: float = 120,
+            v3_users: Sequence[tuple[str, str, str]] = ()) -> Iterator[int]:
+    """snmpsim's command responder serving ``data_dir`` (``<community>.snmprec`` files) on a free port.
+
+    ``v3_users``: (user, auth, priv) in snmpsim's spelling (SHA, AES192 ...), keys AUTH_KEY and
+    PRIV_KEY; over SNMPv3 a recording is the context named like its community.
+    """
     exe = VENV_BIN / "snmpsim-command-responder"
     port = free_udp_port()
-    argv = [str(exe), f"--data-dir={data_dir}", f"--agent-udpv4-endpoint=127.0.0.1:{port}",
+    argv = [str(exe)]
+    if v3_users:
+        argv.append("--v3-engine-id=auto")
+        for user, auth, priv in v3_users:
+            argv += [f"--v3-user={user}", f"--v3-auth-key={AUTH_KEY}", f"--v3-auth-proto={auth}",
+                     f"--v3-priv-key={PRIV_KEY}", f"--v3-priv-proto={priv}"]
+    argv += [f"--data-dir={data_dir}", f"--agent-udpv4-endpoint=127.0.0.1:{port}",
             f"--cache-dir={data_dir.parent / 'snmpsim-cache'}", "--logging-method=null"]
     if os.geteuid() == 0:
         argv += ["--process-user=root", "--process-group=root"]

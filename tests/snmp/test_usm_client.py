@@ -200,3 +200,36 @@ async def test_unauthentic_answers_are_counted_and_dropped(snmpd_port: int) -> N
     assert str(e.value) == (f"127.0.0.1:{port} answered with a message the sensor cannot decode or authenticate "
                             "(SNMPv3 message failed authentication): check the SNMPv3 keys and the agent's "
                             "firmware")
+
+
+# Cisco's AES-192/256 key extension (Reeder's), which net-snmp does not speak: snmpsim (pysnmp's agent
+# side) does. md5 and sha give shorter keys than AES-192/256 need, so the extension is exercised.
+SIM_USERS = [("u-md5-aes192c", "md5", "aes192c", "MD5", "AES192"), ("u-sha-aes256c", "sha", "aes256c", "SHA", "AES256"),
+             ("u-md5-aes256", "md5", "aes256", "MD5", "AES256BLMT")]
+SIM_DEVICE = "edgecos_es3510ma"
+
+
+@pytest.fixture(scope="module")
+def snmpsim_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    if SIM_DEVICE not in agents.corpus_devices():
+        pytest.skip(f"SNMP corpus not found at {agents.CORPUS} (../shared is absent)")
+    data = tmp_path_factory.mktemp("snmpsim") / "data"
+    data.mkdir()
+    agents.shutil.copyfile(agents.CORPUS / SIM_DEVICE / "device.snmprec", data / f"{SIM_DEVICE}.snmprec")
+    with agents.snmpsim(data, SIM_DEVICE, v3_users=[(u, a, p) for u, _, _, a, p in SIM_USERS]) as port:
+        yield port
+
+
+@pytest.mark.parametrize(("user", "auth", "priv"), [u[:3] for u in SIM_USERS], ids=[u[0] for u in SIM_USERS])
+async def test_cisco_aes_key_extension_against_snmpsim(snmpsim_port: int, user: str, auth: str, priv: str) -> None:
+    tables = oids.IF_TABLE | oids.IFX_TABLE
+    v2c = Session(_target(snmpsim_port, reps=5), Credentials("2c", community=SIM_DEVICE))
+    expected = await v2c.walk(tables)
+    assert expected[0]["ifDescr"]
+    for engine in ("own", "pysnmp"):
+        creds = Credentials("3", user=user, auth_protocol=auth, auth_key=agents.AUTH_KEY, priv_protocol=priv,
+                            priv_key=agents.PRIV_KEY, context=SIM_DEVICE)
+        s = Session(_target(snmpsim_port, reps=5), creds)
+        s.v3_engine = engine
+        assert await s.walk(tables) == expected
+        assert s.stats.dropped == 0
