@@ -638,6 +638,9 @@ class Session:
         pending = ch.discovering.get(agent)
         if pending is None:
             pending = ch.discovering[agent] = asyncio.ensure_future(self._discovery(ch, agent))
+            # Its error is raised to every session waiting; retrieved here too, so that a
+            # discovery whose sessions were all cancelled does not log "never retrieved".
+            pending.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
             return await asyncio.shield(pending)
         finally:
