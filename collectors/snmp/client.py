@@ -237,8 +237,16 @@ class _Channel(asyncio.DatagramProtocol):
             count, _ = self.malformed.get(agent, (0, ""))
             self.malformed[agent] = (count + 1, str(e))
             return
-        del self.pending[msg_id]
+        self.remove(msg_id)
         w.finish(opened)
+
+    def remove(self, request_id: int) -> _Waiter | None:
+        """Take a request out of those waiting for an answer."""
+        w = self.pending.pop(request_id, None)
+        if w is not None and w.check is not None:
+            w.check = None
+            self.v3_waiting -= 1
+        return w
 
     def send(self, message: bytes, request_id: int, version: int, community: bytes, agent: tuple[str, int],
              timeout: float, retries: int, check: Callable[[bytes], usm.Opened] | None = None
@@ -261,12 +269,9 @@ class _Channel(asyncio.DatagramProtocol):
 
     def forget(self, request_id: int, agent: tuple[str, int]) -> None:
         """The request is over (answered, timed out or cancelled): drop what it left behind."""
-        w = self.pending.pop(request_id, None)
+        w = self.remove(request_id)
         if w is not None and w.timer is not None:
             w.timer.cancel()
-        if w is not None and w.check is not None:
-            w.check = None
-            self.v3_waiting -= 1
         left = self.waiting_agents.pop(agent, 1) - 1
         if left > 0:
             self.waiting_agents[agent] = left
@@ -313,7 +318,7 @@ class _Waiter:
             ch.transport.sendto(self.message, self.agent)
             self.timer = self.fut.get_loop().call_later(self.timeout, self.expire, request_id)
             return
-        del ch.pending[request_id]
+        ch.remove(request_id)
         self.timer = None
         self.finish(None)
 

@@ -153,6 +153,7 @@ async def test_time_window_resync_and_engine_change(snmpd_port: int) -> None:
     again = s._channel.engines[s._agent[1]]
     assert again is not engine and again.engine_id != engine.engine_id
     assert s.stats.requests == requests + 2
+    assert s._channel.v3_waiting == 0 and not s._channel.pending  # nothing left behind
 
 
 class _Tamper(asyncio.DatagramProtocol):
@@ -196,6 +197,7 @@ async def test_unauthentic_answers_are_counted_and_dropped(snmpd_port: int) -> N
         with pytest.raises(SourceError) as e:
             await s.get(STATIC_SCALARS)
     assert relay.tampered == 2 and s.stats.dropped == 2  # the request and its one resend
+    assert s._channel is not None and s._channel.v3_waiting == 0 and not s._channel.pending
     assert not isinstance(e.value, SwitchAuthError | SwitchUnreachable)
     assert str(e.value) == (f"127.0.0.1:{port} answered with a message the sensor cannot decode or authenticate "
                             "(SNMPv3 message failed authentication): check the SNMPv3 keys and the agent's "
