@@ -358,7 +358,7 @@ def open_response(message: bytes, keys: Keys | None) -> Opened:
         scoped = incoming.data
     try:
         ctx_engine, ctx_name, rsp = decode_scoped_pdu(scoped, incoming.encrypted)
-    except BerError as e:
+    except (BerError, IndexError, ValueError) as e:  # a bound check missed: still refused, not raised
         if incoming.encrypted:
             raise UsmError(f"SNMPv3 message that does not decrypt to a scopedPDU ({e})") from None
         raise UsmError(str(e)) from None
