@@ -195,6 +195,7 @@ class _Channel(asyncio.DatagramProtocol):
         self.discovering: dict[tuple[str, int], asyncio.Future[_Engine]] = {}
         # The privacy salt: unique per message under one key (RFC 3414 8.1.1.1, RFC 3826 3.1.2.1).
         self._salt = random.getrandbits(64)
+        self.rcvbuf = 0  # the socket's receive buffer as granted (Linux reports twice the bytes usable)
 
     def new_salt(self) -> int:
         self._salt = (self._salt + 1) & 0xFFFFFFFFFFFFFFFF
@@ -341,6 +342,12 @@ class _Engine:
             self.boots, self.time, self.at = boots, time, now
 
 
+# The one socket takes every answer of every switch polled at once. A full default buffer (208 KiB
+# on Debian) drops answers whenever the event loop is busy for a moment (a 50,000-device correlation),
+# and a dropped answer is a retry after the timeout, or a switch's poll failing. The kernel caps the
+# request at net.core.rmem_max (the appliance image raises it); the size granted is in ``rcvbuf``.
+RCVBUF = 4 << 20
+
 _CHANNELS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _Channel]] = (
     weakref.WeakKeyDictionary()
 )
@@ -357,7 +364,16 @@ async def channel_for(family: int) -> _Channel:
         local = ("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0)
 
         async def open_() -> None:
-            await loop.create_datagram_endpoint(lambda: new, local_addr=local, family=family)
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+                sock.bind(local)
+                sock.setblocking(False)
+                new.rcvbuf = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+                await loop.create_datagram_endpoint(lambda: new, sock=sock)
+            except OSError:
+                sock.close()
+                raise
 
         ch.opened = asyncio.ensure_future(open_())
     assert ch.opened is not None

@@ -222,3 +222,15 @@ async def test_answers_from_another_address_are_dropped() -> None:
             assert await s.get({"ifDescr.1": (*COL, 1)}) == {"ifDescr.1": b"port1"}
         finally:
             other.close()
+
+
+async def test_the_shared_socket_asks_for_a_receive_buffer_for_a_campus() -> None:
+    # Every switch polled at once answers into one socket; the 208 KiB default dropped answers at
+    # 1,000 switches whenever a correlation held the event loop (retries, then failed polls).
+    import socket
+    from pathlib import Path
+
+    from collectors.snmp.client import RCVBUF, channel_for
+    rmem_max = int(Path("/proc/sys/net/core/rmem_max").read_text())  # noqa: ASYNC240 (procfs, instant)
+    ch = await channel_for(socket.AF_INET)
+    assert ch.rcvbuf >= 2 * min(RCVBUF, rmem_max), (ch.rcvbuf, rmem_max)  # Linux reports twice the size
