@@ -177,6 +177,9 @@ class CorrelatorStage:
             await self._correlate(corr, batch, now)
         for h in healths:
             await self.observations.put(switch_obs(h.switch, self._with_roles(corr, h), now))
+        # Counted once what the batch produced is committed or queued: with the outbox and the queue
+        # empty, a count equal to the polls means the hub has it all (bench/campus.py ends a cycle on it).
+        self.metrics.inc("snapshots_correlated", len(batch))
 
     def _with_roles(self, corr: Correlator, h: SwitchHealth) -> SwitchHealth:
         """The switch's health with the port roles the correlator detected (none after a failed poll)."""
@@ -211,7 +214,6 @@ class CorrelatorStage:
         started, classified = time.process_time(), corr.classification_cpu
         out = corr.ingest(batch, now, flows=self.directory.flow_hints())
         self.directory.update_from_records(out.records)
-        self.metrics.inc("snapshots_correlated", len(batch))
         self._last_cpu = time.process_time() - started
         self.metrics.set("correlation_cpu_seconds", round(self._last_cpu, 3))
         # This callback is charged to "correlation" as a whole: move the classifier's share.
