@@ -183,3 +183,31 @@ def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["$defs"]["DeviceMessage"]["properties"]["data"] == {"$ref": "#/$defs/DeviceRecord"}
     assert main(["schema"]) == 0
     assert set(json.loads(capsys.readouterr().out)) == {"status", "health", "switch", "device", "event", "flows", "register", "policy"}
+
+
+async def test_a_batch_counts_as_correlated_only_once_its_records_are_committed(
+        write_config: Callable[..., Path]) -> None:
+    # bench/campus.py (and anyone watching health) ends a cycle when snapshots_correlated reaches the
+    # polls with the outbox empty: counted before the commit, the cycle ended while records were
+    # still on their way.
+    import asyncio
+
+    from sensor.correlate.stage import CorrelatorStage
+
+    cfg = load_config(write_config())
+    metrics = Metrics()
+    seen_at_commit: list[int] = []
+
+    async def commit(obs: list[object]) -> None:
+        seen_at_commit.append(int(metrics.counters.get("snapshots_correlated", 0)))
+
+    snapshots: asyncio.Queue[object] = asyncio.Queue()
+    stage = CorrelatorStage(cfg, snapshots, asyncio.Queue(), metrics, clock=lambda: 1000.0,  # type: ignore[arg-type]
+                            commit=commit)  # type: ignore[arg-type]
+    task = asyncio.create_task(stage.run())
+    await snapshots.put(dist(1000.0))
+    await snapshots.put(sw1(1001.0))
+    await asyncio.wait_for(snapshots.join(), 10)
+    task.cancel()
+    assert seen_at_commit and seen_at_commit[0] == 0, seen_at_commit
+    assert metrics.counters["snapshots_correlated"] == 2
