@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import os
 import subprocess
@@ -181,3 +182,79 @@ def test_inventory_formats(tmp_path: Path, write_config: Callable[..., Path]) ->
                                         "infusion_pump,61,2026-11-23T16:00:00Z,,,no,")
     r = run()
     assert "58:42:e4:12:10:21" in r.stdout and "1 device at" in r.stdout
+
+
+class Quick:
+    """A source whose cycle takes no time: polls end as fast as on a campus of many switches."""
+
+    interval = 0.01
+    deadline = 1.0
+    continuous = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.cycles = 0
+
+    async def cycle(self, ctx: SourceContext) -> None:
+        self.cycles += 1
+
+
+async def test_status_file_rewrites_are_coalesced_after_polls(write_config: Callable[..., Path],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every poll asks for status.json; it is rewritten at most once per STATUS_MIN_GAP, the last request
+    included (a campus finishes a thousand polls in two minutes, each rewrite covers every switch)."""
+    import sensor.statefiles
+    import sensor.supervisor
+
+    gap = 0.25
+    monkeypatch.setattr(sensor.supervisor, "STATUS_MIN_GAP", gap, raising=False)
+    writes: list[tuple[float, str]] = []
+    original = sensor.statefiles.write_atomic
+
+    def counting(path: Path, data: bytes, *args: object, **kwargs: object) -> None:
+        if path.name == "status.json":
+            writes.append((time.monotonic(), json.loads(data)["state"]))
+        original(path, data, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sensor.statefiles, "write_atomic", counting)
+    cfg = load_config(write_config())
+    sources = [Quick(f"q{i}") for i in range(3)]
+    sup = Supervisor(cfg, sources=sources)  # type: ignore[list-item]
+    run = asyncio.create_task(sup.run())
+    await asyncio.sleep(1.5)
+    sup.stop_event.set()
+    assert await run == 0
+    cycles = sum(s.cycles for s in sources)
+    running = [t for t, state in writes if state == "running"]
+    assert cycles >= 60, cycles  # the sources did poll many times...
+    # ...and the file was written about once per gap, not once per poll (before: once per poll).
+    assert len(running) <= 1.5 / gap + 3, (len(running), cycles)
+    # (The health loop's first write comes right after the start's.)
+    assert all(b - a >= gap * 0.9 for a, b in itertools.pairwise(running[1:])), running
+    assert writes[-1][1] == "stopped"
+
+
+def test_status_file_switch_entries_are_the_health_as_published(write_config: Callable[..., Path],
+                                                                tmp_path: Path) -> None:
+    """status.json carries each switch's last health exactly as msgspec renders the struct."""
+    from sensor.observations import SwitchHealth
+
+    community = tmp_path / "community"
+    community.write_text("public\n")
+    community.chmod(0o600)
+    body = "".join(f'[[switch]]\nname = "sw{i}"\nhost = "127.0.0.{i + 1}"\n[switch.snmp]\nversion = "2c"\n'
+                   f'community_file = "{community}"\n' for i in range(3))
+    cfg = load_config(write_config(body))
+    sup = Supervisor(cfg)
+    (Path(cfg.sensor.state_dir)).mkdir(parents=True, exist_ok=True)
+    switches = sup._switches()
+    h = SwitchHealth(switch="sw0", host="127.0.0.1", method="snmp", methods={"fdb": "snmp"}, method_errors={},
+                     ok=True, last_success="2026-12-02T12:00:00Z", last_error=None, consecutive_failures=0,
+                     duration_s=0.5, varbinds=10, requests=2, rows={"dot1dTpFdbTable": 3}, table_rows={"fdb": 3},
+                     table_errors=[], notes=["a note"], sys_name="sw0", uplinks=["ge24"], ports=24, ports_up=3,
+                     degraded=["why"])
+    switches[0].last_health = h
+    sup.write_status("running")
+    doc = json.loads((Path(cfg.sensor.state_dir) / "status.json").read_text())
+    assert doc["switches"]["sw0"] == msgspec.to_builtins(h)
+    assert doc["switches"]["sw1"] == {"switch": "sw1", "host": "127.0.0.2", "ok": None}
