@@ -22,6 +22,10 @@ snmpbulkwalk children.
     net-snmp's CPU there is process start-up (the same number of empty walks shows how much), so
     this ratio flatters the collector. The collector's walks overshoot a table's end by up to one
     request's worth of rows, so it decodes more varbinds than snmpbulkwalk prints.
+(f) the floor under (b): the collector's exact request messages of (b), replayed one after the
+    other with no walk logic at all: by a bare asyncio DatagramProtocol (one future per request)
+    without and with decoding the answers, and by a blocking socket without asyncio. Whatever an
+    asyncio walker does on top of these costs more; printed per request against snmpbulkwalk's.
 """
 
 from __future__ import annotations
@@ -37,18 +41,20 @@ import pstats
 import re
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from collectors.snmp import oids  # noqa: E402
-from collectors.snmp.client import Credentials, Session, Target, WalkStats, close_engines  # noqa: E402
+from collectors.snmp import ber, oids  # noqa: E402
+from collectors.snmp.client import Credentials, Session, Target, WalkStats, _Channel, close_engines  # noqa: E402
 from tests.snmp import agents  # noqa: E402
 from tests.snmp.agents import CORPUS, snmpsim  # noqa: E402
 
@@ -125,6 +131,67 @@ def collector(host: str, port: int, community: str, tables: list[dict[str, tuple
     return out
 
 
+@contextlib.contextmanager
+def recording_requests() -> Iterator[list[bytes]]:
+    """Every v1/v2c request message the collector sends while inside (for the floor's replay)."""
+    sent: list[bytes] = []
+    original = _Channel.send
+
+    def send(self: _Channel, message: bytes, *args: Any, **kwargs: Any) -> Any:
+        sent.append(message)
+        return original(self, message, *args, **kwargs)
+
+    _Channel.send = send  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        _Channel.send = original  # type: ignore[method-assign]
+
+
+def replay_asyncio(host: str, port: int, messages: list[bytes], decode: bool) -> Result:
+    """``messages`` sent one after the other, each after the previous one's answer, through a bare
+    asyncio DatagramProtocol (``decode``: each answer through ber.decode_response)."""
+
+    class Replay(asyncio.DatagramProtocol):
+        waiting: asyncio.Future[bytes] | None = None
+
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            if decode:
+                ber.decode_response(data)
+            if self.waiting is not None and not self.waiting.done():
+                self.waiting.set_result(data)
+
+    async def run() -> float:
+        loop = asyncio.get_running_loop()
+        transport, proto = await loop.create_datagram_endpoint(Replay, remote_addr=(host, port))
+        try:
+            c0 = time.process_time()
+            for m in messages:
+                proto.waiting = loop.create_future()
+                transport.sendto(m)
+                await asyncio.wait_for(proto.waiting, 5)
+            return time.process_time() - c0
+        finally:
+            transport.close()
+
+    t0 = time.perf_counter()
+    cpu = asyncio.run(run())
+    return {"wall": time.perf_counter() - t0, "cpu": cpu, "varbinds": 0, "requests": len(messages)}
+
+
+def replay_blocking(host: str, port: int, messages: list[bytes]) -> Result:
+    """``messages`` through a blocking socket, no asyncio, answers not decoded."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        sock.connect((host, port))
+        t0, c0 = time.perf_counter(), time.process_time()
+        for m in messages:
+            sock.send(m)
+            sock.recv(65535)
+        return {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0, "varbinds": 0,
+                "requests": len(messages)}
+
+
 def median(runs: list[Result]) -> Result:
     """The run with the median CPU per varbind (the machine is shared: single runs are noisy)."""
     return sorted(runs, key=lambda r: r["cpu"] / max(r["varbinds"], 1))[len(runs) // 2]
@@ -136,15 +203,20 @@ TABLES = list(oids.TABLES.values())
 def measure(host: str, port: int, community: str, runs: int, prefix: list[str]) -> dict[str, Result]:
     """Every walk of both comparisons, each ``runs`` times, interleaved; the median of each."""
     got: dict[str, list[Result]] = {k: [] for k in ("ours_whole", "theirs_whole", "ours_tables", "theirs_columns",
-                                                    "start_one", "start_columns")}
+                                                    "start_one", "start_columns", "floor_async",
+                                                    "floor_async_decode", "floor_blocking")}
     for _ in range(runs):
-        got["ours_whole"].append(collector(host, port, community, [{"whole": WHOLE}]))
+        with recording_requests() as sent:
+            got["ours_whole"].append(collector(host, port, community, [{"whole": WHOLE}]))
         got["theirs_whole"].append(netsnmp(host, port, community, prefix, [WHOLE]))
+        got["floor_async"].append(replay_asyncio(host, port, sent, decode=False))
+        got["floor_async_decode"].append(replay_asyncio(host, port, sent, decode=True))
+        got["floor_blocking"].append(replay_blocking(host, port, sent))
         got["ours_tables"].append(collector(host, port, community, TABLES))
         got["theirs_columns"].append(netsnmp(host, port, community, prefix, list(COLUMNS.values())))
         got["start_one"].append(netsnmp(host, port, community, prefix, [EMPTY]))
         got["start_columns"].append(netsnmp(host, port, community, prefix, [EMPTY] * len(COLUMNS)))
-    return {k: median(v) if not k.startswith("start") else sorted(v, key=lambda r: r["cpu"])[len(v) // 2]
+    return {k: median(v) if not k.startswith(("start", "floor")) else sorted(v, key=lambda r: r["cpu"])[len(v) // 2]
             for k, v in got.items()}
 
 
@@ -170,6 +242,16 @@ def report(agent: str, m: dict[str, Result], runs: int) -> None:
           + ("" if ow["varbinds"] == tw["varbinds"] else "   (varbind counts differ!)"))
     print(f"  collector walking its {len(TABLES)} tables ({len(COLUMNS)} columns) as it polls:"
           f" {us_per_vb(ot):.2f} us/vb, {us_per_vb(ot) / us_per_vb(tw):.2f} x the single snmpbulkwalk")
+    reqs = max(ow["requests"], 1)
+    per_req = 1e6 * tw["cpu"] / reqs
+    print(f"(f) the floor under (b): the collector's {int(reqs)} requests of (b) replayed, no walk logic"
+          f" (us per request; snmpbulkwalk {per_req:.0f}, the collector {1e6 * ow['cpu'] / reqs:.0f})")
+    for key, label in (("floor_async", "asyncio protocol + a future, answers not decoded"),
+                       ("floor_async_decode", "the same + ber.decode_response of each answer"),
+                       ("floor_blocking", "blocking socket, no asyncio, not decoded")):
+        f = m[key]
+        us = 1e6 * f["cpu"] / max(f["requests"], 1)
+        print(f"  {label:<52} {us:6.0f} us/req  {us / per_req:5.2f} x snmpbulkwalk's")
     print(f"(a) the collector's {len(COLUMNS)} columns: one snmpbulkwalk PROCESS PER COLUMN (start-up dominates)")
     print(row("sensor collector (tables, as it polls)", ot))
     print(row(f"net-snmp: {len(COLUMNS)} snmpbulkwalk processes", tc))
