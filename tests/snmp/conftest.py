@@ -26,6 +26,13 @@ def corpus_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         yield port
 
 
+@pytest.fixture(scope="session")
+def snmpd_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """net-snmp's snmpd with the v1/v2c communities and every SNMPv3 user of agents.V3_MATRIX."""
+    with agents.snmpd(tmp_path_factory.mktemp("snmpd")) as port:
+        yield port
+
+
 def write_secret(path: Path, value: str) -> Path:
     path.write_text(value + "\n")
     os.chmod(path, 0o600)

@@ -3,7 +3,7 @@ a scripted agent that loops, ignores GETBULK or never ends."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -13,12 +13,6 @@ from sensor.errors import SourceError, SwitchAuthError, SwitchUnreachable
 from tests.snmp import agents
 
 pytestmark = pytest.mark.skipif(agents.shutil.which("snmpd") is None, reason="net-snmp snmpd is not installed")
-
-
-@pytest.fixture(scope="module")
-def snmpd_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    with agents.snmpd(tmp_path_factory.mktemp("snmpd")) as port:
-        yield port
 
 
 @pytest.fixture(autouse=True)

@@ -28,12 +28,6 @@ COLUMNS = {
 STATIC_SCALARS = {k: v for k, v in oids.SYSTEM.items() if k != "sysUpTime"}
 
 
-@pytest.fixture(scope="module")
-def snmpd_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    with agents.snmpd(tmp_path_factory.mktemp("snmpd")) as port:
-        yield port
-
-
 @pytest.fixture(autouse=True)
 async def _engines() -> AsyncIterator[None]:
     yield
