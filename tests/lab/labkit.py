@@ -21,6 +21,7 @@ Nothing here needs third-party packages.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -96,18 +97,66 @@ def lab_down(timeout: float = 60) -> None:
                    stderr=subprocess.DEVNULL, timeout=timeout, check=False)
 
 
+LAB_LOCK = Path("/tmp/edge-lab.lock")  # the lock `flock /tmp/edge-lab.lock ...` takes (lab/README.md)
+
+
+def _lock_holders(path: Path) -> set[int]:
+    """PIDs holding a flock(2) lock on ``path`` (from /proc/locks)."""
+    st = path.stat()
+    ident = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    holders = set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/locks").read_text().splitlines():
+            f = line.split()
+            if len(f) >= 6 and f[1] == "FLOCK" and f[5] == ident:
+                holders.add(int(f[4]))
+    return holders
+
+
+def _ancestors() -> set[int]:
+    out, pid = set(), os.getpid()
+    while pid > 1:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state: the parent's pid
+        out.add(pid)
+    return out
+
+
+@contextlib.contextmanager
+def lab_lock(path: Path = LAB_LOCK) -> Iterator[None]:
+    """Hold the shared lab's lock, waiting for another run that holds it; free when an ancestor
+    process holds it already (`flock /tmp/edge-lab.lock pytest ...`: waiting would deadlock)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not _lock_holders(path) & _ancestors():
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def running_lab() -> Iterator[Lab]:
-    """Bring the lab up, yield it, always tear it down.  pytest.skip()s when impossible."""
+    """Bring the lab up, yield it, always tear it down.  pytest.skip()s when impossible.
+
+    Under the lab lock: two test runs on one machine (a developer's and CI's) would otherwise tear
+    down each other's lab."""
     reason = skip_reason()
     if reason:
         import pytest
 
         pytest.skip(reason)
-    try:
-        yield lab_up()
-    finally:
-        lab_down()
+    with lab_lock():
+        try:
+            yield lab_up()
+        finally:
+            lab_down()
 
 
 @contextlib.contextmanager
