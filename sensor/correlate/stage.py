@@ -1,7 +1,9 @@
 """The correlator stage: snapshots queue in, device observations and events out.
 
-It takes every snapshot waiting in the queue as one batch, runs the pure
-``Correlator`` on it, queues a retained ``devices/{mac}`` observation for every
+The first batch after start waits until every polled switch has reported once
+(or a deadline; see HOLD_MAX), so that a device's first record already has what
+every switch says of it. After that it takes every snapshot waiting in the queue
+as one batch. It runs the pure ``Correlator`` on the batch, queues a retained ``devices/{mac}`` observation for every
 record that changed (all of them at the configured full refresh) and one
 ``events`` observation per change, then saves its state file. ``task_done`` is
 called only after all of that, so ``snapshots.join()`` means "correlated and queued
