@@ -76,6 +76,27 @@ async def test_access_switch_before_its_distribution_switch_gives_one_record_per
     assert sup.metrics.gauges["first_correlation_switches"] == 2
 
 
+class Silent(Timed):
+    """A polled switch whose cycle ends without a word (as one cancelled by its deadline does)."""
+
+    async def cycle(self, ctx: SourceContext) -> None:
+        await asyncio.sleep(self.delay)
+
+
+async def test_run_once_does_not_wait_for_a_switch_that_never_reports(
+        write_config: Callable[..., Path], tmp_path: Path) -> None:
+    cfg = _config(write_config, tmp_path)  # the wait would be 2 minutes (10-minute intervals)
+    sup = Supervisor(cfg, sources=[Timed(cfg, "sw1", sw1(1001.0), 0.0), Timed(cfg, "dist", dist(1000.0), 0.1),
+                                   Silent(cfg, "sw9", sw1(1002.0, name="sw9"), 0.2)])
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await sup.run(once=True) == 0
+    assert loop.time() - started < 10.0
+    records = _device_messages(await _published(cfg.sensor.state_dir))
+    assert set(records) >= set(IPS) and {len(r) for r in records.values()} == {1}
+    assert sup.metrics.gauges["first_correlation_switches"] == 2
+
+
 def _stage(cfg: Config, state: Path | None = None, *, hold: float) -> tuple[
         CorrelatorStage, asyncio.Queue[ToCorrelator], list[Observation]]:
     committed: list[Observation] = []
