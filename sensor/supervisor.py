@@ -462,7 +462,8 @@ class Supervisor:
                     pub_task = tg.create_task(self.publisher.run(), name="publisher")
                 stage = self.stage = CorrelatorStage(self.cfg, self.snapshots, self.observations, self.metrics,
                                                      directory=self.directory, commit=self.commit,
-                                                     known=self._stored_devices)
+                                                     known=self._stored_devices,
+                                                     expect=[s.switch.name for s in self._switches()])
                 correlator = tg.create_task(stage.run(), name="correlator")
                 self.write_status("running")
                 if once:
@@ -471,6 +472,7 @@ class Supervisor:
                     await self._forever(tg)
                     code = 0
                 # Stop order: sources are done; correlate and commit what they queued, then the publisher.
+                stage.release()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.snapshots.join(), timeout=STOP_BUDGET / 4)
                 correlator.cancel()
@@ -552,6 +554,8 @@ class Supervisor:
         async with asyncio.TaskGroup() as tg:
             for s in self.sources:
                 tg.create_task(self._one_cycle(s, self._context(s.name)), name=s.name)
+        if self.stage is not None:
+            self.stage.release()  # a switch whose cycle was cancelled never reports: do not wait for it
         await self.snapshots.join()  # every snapshot correlated (and its observations queued)
         # Health last, once everything before it is committed, so its counters are final.
         await self.observations.join()

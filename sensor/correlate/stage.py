@@ -1,7 +1,9 @@
 """The correlator stage: snapshots queue in, device observations and events out.
 
-It takes every snapshot waiting in the queue as one batch, runs the pure
-``Correlator`` on it, queues a retained ``devices/{mac}`` observation for every
+The first batch after start waits until every polled switch has reported once
+(or a deadline; see HOLD_MAX), so that a device's first record already has what
+every switch says of it. After that it takes every snapshot waiting in the queue
+as one batch. It runs the pure ``Correlator`` on the batch, queues a retained ``devices/{mac}`` observation for every
 record that changed (all of them at the configured full refresh) and one
 ``events`` observation per change, then saves its state file. ``task_done`` is
 called only after all of that, so ``snapshots.join()`` means "correlated and queued
@@ -54,6 +56,12 @@ MAX_BATCH = 2048
 # of a core, and a small site (t of milliseconds) sees no delay at all.
 PAUSE_FACTOR = 9.0
 MAX_PAUSE = 60.0
+# The first correlation waits until every polled switch has reported once: correlated as they came,
+# a device seen on its access switch went out before the distribution switch's ARP table gave it
+# its addresses, and again with them (campus: ~90,000 records for 50,000 devices). Every switch's
+# first poll starts at once and reports within its interval, unless the concurrency limit queues a
+# campus longer than that: the wait ends after one interval, at most HOLD_MAX seconds.
+HOLD_MAX = 120.0
 
 Commit = Callable[[list[Observation]], Awaitable[None]]
 Known = Callable[[], Awaitable[tuple[set[str], bool]]]
@@ -94,7 +102,8 @@ class CorrelatorStage:
     def __init__(self, cfg: Config, snapshots: asyncio.Queue[ToCorrelator], observations: asyncio.Queue[Observation],
                  metrics: Metrics, clock: Callable[[], float] = time.time,
                  directory: DeviceDirectory | None = None, commit: Commit | None = None,
-                 known: Known | None = None) -> None:
+                 known: Known | None = None, expect: Collection[str] = (),
+                 hold: float | None = None) -> None:
         self.cfg = cfg
         self.snapshots = snapshots
         self.observations = observations
@@ -113,6 +122,12 @@ class CorrelatorStage:
         self._roles_view: object | None = None
         self._roles: dict[str, list[tuple[tuple[str, int | None], PortRole]]] = {}
         self._last_cpu = 0.0  # CPU seconds of the last correlation: sizes the pause before the next
+        # The switches the first correlation waits for (the supervisor's polled switches; none: no wait)
+        # and for how long at most (seconds; default from their intervals, see HOLD_MAX).
+        self.expect = frozenset(expect)
+        intervals = [float(s.interval) for s in cfg.switch if s.name in self.expect]
+        self.hold = hold if hold is not None else min(HOLD_MAX, max(intervals, default=HOLD_MAX))
+        self._released = asyncio.Event()
 
     def _ensure(self, stored: tuple[set[str], bool] | None = None) -> Correlator:
         if self.correlator is None:
@@ -132,14 +147,18 @@ class CorrelatorStage:
         # Rules, registry and state load before the first snapshot, off the event loop.
         stored = await self.known() if self.known is not None else None
         await asyncio.to_thread(self.metrics.charge, "correlation", self._ensure, stored)
+        first = await self._hold()
         while True:
-            batch = [await self.snapshots.get()]
-            await self._pause()
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self.snapshots.get_nowait())
-                except asyncio.QueueEmpty:
-                    break
+            if first:
+                batch, first = first, []
+            else:
+                batch = [await self.snapshots.get()]
+                await self._pause()
+                while len(batch) < MAX_BATCH:
+                    try:
+                        batch.append(self.snapshots.get_nowait())
+                    except asyncio.QueueEmpty:
+                        break
             try:
                 await self._process(batch)
             except StoreError as e:
@@ -155,6 +174,55 @@ class CorrelatorStage:
             finally:
                 for _ in batch:
                     self.snapshots.task_done()
+
+    def release(self) -> None:
+        """End the first correlation's wait now: the sources are done (``run --once``) or stopping."""
+        self._released.set()
+
+    async def _hold(self) -> list[ToCorrelator]:
+        """The first batch: what arrives until every expected switch reported once (snapshot or health,
+        the failed poll's included), the deadline passed, ``release`` was called, or the batch is full."""
+        if not self.expect:
+            return []
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        until = started + self.hold
+        # Taken out of the queue as it comes, so the pollers never wait on it; bounded like one batch.
+        limit = min(MAX_BATCH, self.snapshots.maxsize or MAX_BATCH)
+        held: list[ToCorrelator] = []
+        reported: set[str] = set()
+        while True:
+            while len(held) < limit:
+                try:
+                    item = self.snapshots.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                held.append(item)
+                reported.add(item.switch)
+            got = len(self.expect & reported)
+            of = f"{got} of {len(self.expect)} switches reported"
+            if self.expect <= reported:
+                why = f"all {len(self.expect)} switches reported"
+            elif len(held) >= limit:
+                why = f"the batch is full ({limit} snapshots and health reports) with {of}"
+            elif self._released.is_set():
+                why = f"the sources are done with {of}"
+            elif loop.time() >= until:
+                why = f"deadline after {self.hold:g} s with {of}"
+            else:
+                # Polled, not awaited: a get() cancelled by a timeout is the only alternative.
+                await asyncio.sleep(min(0.05, max(0.0, until - loop.time())))
+                continue
+            break
+        waited = loop.time() - started
+        missing = sorted(self.expect - reported)
+        # A switch that never answered is a warning; its devices are correlated when it does.
+        (log.warning if missing else log.info)(
+            f"first correlation after {waited:.1f} s: {why}", reported=got, switches=len(self.expect),
+            waited_s=round(waited, 1), held=len(held), missing=missing[:10])
+        self.metrics.set("first_correlation_wait_s", round(waited, 1))
+        self.metrics.set("first_correlation_switches", got)
+        return held
 
     async def _pause(self) -> None:
         """Let snapshots gather after an expensive correlation (see PAUSE_FACTOR)."""
