@@ -343,18 +343,29 @@ def replug(lab: Lab, device: str, new_port: str, *, port_mac: str | None = None)
     ip("-n", ns, "-6", "addr", "add", f"{d['ipv6']}/64", "dev", "eth1", "nodad")
     ip("-n", ns, "link", "set", "eth1", "up")
     ip("-n", ns, "route", "replace", "default", "via", d["gateway4"])
-    subprocess.run(["ip", "-n", "es-sw1", "bridge", "fdb", "del", mac, "dev", d["port"], "master"],
-                   capture_output=True, timeout=10)
+    subprocess.run(["bridge", "-n", "es-sw1", "fdb", "del", mac, "dev", d["port"], "master"],
+                   capture_output=True, timeout=10)  # usually gone already with the link
     run_in_ns(ns, ["ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", d["gateway4"]], timeout=20)
 
 
 def silence(lab: Lab, device: str) -> None:
-    """Make ``device`` go silent: its link goes down and the bridge forgets its MAC."""
+    """Make ``device`` go silent: its link goes down and the bridge forgets its MAC.
+
+    Returns once sw1's BRIDGE-MIB no longer lists the MAC: lab/bin/bridge-mib caches the
+    kernel's table for about a second, and polls that fast would still see it."""
+    import time
+
     d = lab.device(device)
     subprocess.run(["ip", "-n", d["namespace"], "link", "set", "eth0", "down"], check=True,
                    capture_output=True, timeout=10)
-    subprocess.run(["ip", "-n", "es-sw1", "bridge", "fdb", "del", d["mac"], "dev", d["port"], "master"],
-                   capture_output=True, timeout=10)
+    subprocess.run(["bridge", "-n", "es-sw1", "fdb", "del", d["mac"], "dev", d["port"], "master"],
+                   capture_output=True, timeout=10)  # usually gone already with the link
+    index = tuple(int(x, 16) for x in d["mac"].split(":"))
+    deadline = time.monotonic() + 30
+    while index in lab.walk("sw1", DOT1D_TP_FDB_PORT):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"sw1 still lists {device} ({d['mac']}) 30 s after its link went down")
+        time.sleep(0.2)
 
 
 def snapshot_from_poll(doc: dict[str, Any], switch: str) -> Any:
