@@ -14,6 +14,9 @@ classify, publish; a hub subscribed here counts what arrives):
 2. a steady-state cycle in which nothing changed;
 3. a cycle after 1% of the devices moved to another access switch.
 
+``--dump FILE`` writes every device record and event the hub gets, with its cycle, as JSON lines:
+what each record of a moved device carries can then be compared.
+
 Per cycle it prints the sensor's CPU seconds (total from /proc; per stage from the sensor's own
 accounting in its health counters, sensor/metrics.py), wall time (until neither the agent nor the
 hub sees anything for 6 s), peak RSS, messages published and the outbox's highest depth. The
@@ -69,7 +72,7 @@ def write_config(tmp: Path, campus: Campus, agent_port: int, mqtt_port: int, con
 class Hub:
     """The hub: counts what arrives per kind and keeps the latest health counters (paho, own thread)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, dump: Path | None = None) -> None:
         import paho.mqtt.client as mqtt
 
         self.lock = threading.Lock()
@@ -77,6 +80,8 @@ class Hub:
         self.last_message = time.monotonic()
         self.health: dict[str, Any] = {}
         self.health_at = 0.0
+        self.cycle = 0  # set by main: which cycle the dumped messages belong to
+        self.dump = dump.open("w") if dump is not None else None
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="campus-hub", protocol=mqtt.MQTTv311)
         self.client.on_connect = lambda c, *a: c.subscribe("edge-sensor/#", qos=1)
         self.client.on_message = self._on_message
@@ -92,10 +97,15 @@ class Hub:
                 self.health_at = time.monotonic()
             else:
                 self.last_message = time.monotonic()
+                if self.dump is not None and kind != "status":
+                    payload = json.loads(msg.payload) if msg.payload else None
+                    self.dump.write(json.dumps({"cycle": self.cycle, "topic": msg.topic, "payload": payload}) + "\n")
 
     def stop(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+        if self.dump is not None:
+            self.dump.close()
 
 
 def proc_cpu_rss(pid: int) -> tuple[float, float]:
@@ -141,6 +151,8 @@ def main() -> int:
     ap.add_argument("--cycles", type=int, default=3, choices=(1, 2, 3),
                     help="1: the first cycle only; 2: and the steady state; 3: and 1%% of the devices moved")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, state)")
+    ap.add_argument("--dump", type=Path, default=None, metavar="FILE",
+                    help="write every device record and event the hub gets to FILE (JSON lines, with the cycle)")
     args = ap.parse_args()
     if not CORPUS.is_dir():
         print(f"skipped: the SNMP corpus is not at {CORPUS}")
@@ -162,7 +174,7 @@ def main() -> int:
         ports = json.loads(agent.stdout.readline())
         control = ports["control_port"]
         broker.start()
-        hub = Hub(broker.port)
+        hub = Hub(broker.port, args.dump)
         config = write_config(tmp, campus, ports["port"], broker.port, args.concurrency, interval)
         with (tmp / "sensor.log").open("wb") as log:
             sensor = subprocess.Popen([str(REPO / ".venv/bin/sensor"), "run", "--config", str(config)],
@@ -175,6 +187,7 @@ def main() -> int:
                   ("moved", "after 1% of the devices moved"))
         for k, (key, title) in enumerate(cycles[:args.cycles]):
             start = t0 + k * interval
+            hub.cycle = k + 1
             if key == "moved":
                 moved = ask(control, "move 0.01 19")
                 print(f"agent: moved {moved['moved']} devices; {moved['switches_changed']} switches' tables changed")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from collectors.facts import Snapshot
+from collectors.facts import LldpNeighbor, Snapshot
 from sensor.classify.classifier import Classifier, FlowHints
 from sensor.classify.oui import OuiRegistry, registry
 from sensor.classify.risk import Policy
@@ -117,9 +117,11 @@ class Correlator:
             if cur is None or s.taken_at >= cur.taken_at:
                 self.latest[s.switch] = s
         # The last view goes before the next is built: two views of a campus at once were ~45 MB.
+        heard = self.view.neighbours if self.view is not None else {}
         self.view = None
         view = build_view(self.latest, self.settings.view)
         res = self.tracker.update(view, snaps)
+        self._keep_neighbours(view, heard)
         # The records need the ports and neighbours only: the candidates, MACs and addresses of every
         # device (~30 MB for 50,000 devices) go before the records are built, not after.
         view = dataclasses.replace(view, candidates={}, observed={}, ips={})
@@ -162,6 +164,22 @@ class Correlator:
                                           f"its retained record is cleared")
                        for mac in forgotten]
         return out
+
+    def _keep_neighbours(self, view: View, heard: Mapping[str, LldpNeighbor]) -> None:
+        """A present device that no switch shows right now keeps the LLDP neighbour it had.
+
+        A device moving between switches is, for a while, on neither: its old switch was polled after
+        it left, its new switch not yet. Its attachment stands until it is seen again or disappears;
+        so does what it said of itself, or its record went out once without it (and its class's
+        confidence without the LLDP clues) and once more when the new switch reported.
+        """
+        devices = self.state.devices
+        for mac, n in heard.items():
+            if mac in view.neighbours or mac in view.candidates:
+                continue
+            dev = devices.get(mac)
+            if dev is not None and dev.present:
+                view.neighbours[mac] = n
 
     def _switch_ids(self, view: View) -> dict[str, str]:
         """Every switch's globally unique id (README "Several sensors that see the same device").

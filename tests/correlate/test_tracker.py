@@ -208,3 +208,39 @@ def test_state_saved_in_pieces_is_the_whole_encoding(tmp_path: Path, n: int) -> 
     save_state(p, state)
     assert p.read_bytes() == msgspec.msgpack.encode(state)
     assert load_state(p) == state
+
+
+def _sw2(t: float, where: dict[str, str]) -> Snapshot:
+    """A second access switch like sw1 (own name and bridge MAC) under the same dist."""
+    snap = sw1(t, where, name="sw2")
+    assert snap.system is not None
+    return msgspec.structs.replace(snap, system=msgspec.structs.replace(snap.system, base_mac="94:18:82:03:00:00"),
+                                   fdb=tuple(e for e in snap.fdb if e.status != "self"))
+
+
+def test_lldp_device_moving_between_switches_is_one_record_in_the_campus_order() -> None:
+    # bench/campus.py: the old access switch is polled after the phone left it, the new one a batch
+    # later; in between no switch shows the phone. Its record went out there without its LLDP
+    # neighbour (and the class confidence of its LLDP clues) and again at the new port with both back.
+    c = make(absence=3600)
+    c.ingest([dist(0), sw1(0), _sw2(0, {})], now=0)
+    before = c.ingest([sw1(15)], now=15).records[PHONE]
+    assert before.neighbour is not None
+    left = {m: p for m, p in DEVICE_PORT.items() if m != PHONE}
+    published = []
+    for batch in ([sw1(30, left)], [_sw2(31, {PHONE: "ge5"})], [sw1(45, left), _sw2(46, {PHONE: "ge5"})]):
+        out = c.ingest(batch, now=batch[-1].taken_at)
+        published += [r for m, r in out.devices if m == PHONE]
+    assert len(published) == 1
+    rec = published[0]
+    assert rec.attachment is not None and (rec.attachment.switch, rec.attachment.port) == ("sw2", "ge5")
+    assert rec.neighbour == before.neighbour and rec.classification == before.classification
+
+
+def test_lldp_device_that_stops_speaking_lldp_on_its_port_loses_its_neighbour() -> None:
+    # Seen on its port without its LLDP: a real change, published (only the unseen keep theirs).
+    c = make(absence=3600)
+    c.ingest([dist(0), sw1(0)], now=0)
+    out = c.ingest([sw1(15, phone_lldp=False)], now=15)
+    rec = dict(out.devices)[PHONE]
+    assert rec is not None and rec.neighbour is None and rec.attachment is not None
