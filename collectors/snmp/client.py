@@ -268,6 +268,18 @@ class _Channel(asyncio.DatagramProtocol):
         w.timer = w.fut.get_loop().call_later(timeout, w.expire, request_id)
         return w.fut
 
+    async def exchange(self, message: bytes, request_id: int, version: int, community: bytes,
+                       agent: tuple[str, int], resend_after: float, retries: int,
+                       check: Callable[[bytes], usm.Opened] | None = None
+                       ) -> tuple[ber.Response | usm.Opened | None, str]:
+        """``send``, wait and ``forget``: (the answer, "") or, with none, (None, why the agent's
+        last datagram did not decode, "" if it sent none)."""
+        try:
+            rsp = await self.send(message, request_id, version, community, agent, resend_after, retries, check)
+            return rsp, "" if rsp is not None else self.malformed.get(agent, (0, ""))[1]
+        finally:
+            self.forget(request_id, agent)
+
     def forget(self, request_id: int, agent: tuple[str, int]) -> None:
         """The request is over (answered, timed out or cancelled): drop what it left behind."""
         w = self.remove(request_id)
@@ -542,22 +554,13 @@ class Session:
         community = self._community
         request_id = ch.new_request_id()
         message = ber.encode_request(version, community, _PDU_TYPES[kind], request_id, oids, 0, max_repetitions)
-        malformed = ""
         async with self._limit:
-            try:
-                rsp = await ch.send(message, request_id, version, community, agent, self.target.timeout,
-                                    self.target.retries)
-                if rsp is None:
-                    malformed = ch.malformed.get(agent, (0, ""))[1]
-            finally:
-                ch.forget(request_id, agent)
+            answer, malformed = await ch.exchange(message, request_id, version, community, agent,
+                                                  self.target.timeout, self.target.retries)
         self.stats.requests += 1
-        if rsp is None:
-            if malformed:
-                raise ber.BerError(
-                    f"{self.target.where} answered with a message the sensor cannot decode "
-                    f"({malformed}): check the agent's SNMP implementation and firmware")
-            raise self._error(errind.requestTimedOut)
+        if answer is None:
+            raise self._no_answer(malformed, v3=False)
+        rsp = cast(ber.Response, answer)  # no ``check``: a v1/v2c answer
         got: VarbindList = rsp.varbinds
         self.stats.varbinds += len(got)
         return rsp.error_status, rsp.error_index, got
@@ -638,21 +641,21 @@ class Session:
                 raise
             return opened
 
-        malformed = ""
-        try:
-            opened: usm.Opened | None = await ch.send(message, msg_id, 3, b"", agent, self.target.timeout,
-                                                      self.target.retries, check)
-            if opened is None:
-                malformed = ch.malformed.get(agent, (0, ""))[1]
-        finally:
-            ch.forget(msg_id, agent)
+        opened, malformed = await ch.exchange(message, msg_id, 3, b"", agent, self.target.timeout,
+                                              self.target.retries, check)
         if opened is None:
-            if malformed:
-                raise ber.BerError(
-                    f"{self.target.where} answered with a message the sensor cannot decode or authenticate "
-                    f"({malformed}): check the SNMPv3 keys and the agent's firmware")
-            raise self._error(errind.requestTimedOut)
-        return opened
+            raise self._no_answer(malformed, v3=True)
+        return cast(usm.Opened, opened)
+
+    def _no_answer(self, malformed: str, v3: bool) -> SourceError:
+        """The error of a request that got no answer: its agent's last undecodable datagram, or a timeout."""
+        if not malformed:
+            return self._error(errind.requestTimedOut)
+        if v3:
+            return ber.BerError(f"{self.target.where} answered with a message the sensor cannot decode or "
+                                f"authenticate ({malformed}): check the SNMPv3 keys and the agent's firmware")
+        return ber.BerError(f"{self.target.where} answered with a message the sensor cannot decode "
+                            f"({malformed}): check the agent's SNMP implementation and firmware")
 
     async def _discover(self, ch: _Channel, agent: tuple[str, int]) -> _Engine:
         """The agent's engine id, boots and time (RFC 3414 section 4), once per agent and socket."""
