@@ -15,9 +15,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api
@@ -208,14 +208,22 @@ class FakeAgent(asyncio.DatagramProtocol):
         self.transport.sendto(encoder.encode(rsp), addr)
 
 
+P = TypeVar("P", bound=asyncio.DatagramProtocol)
+
+
 @contextlib.asynccontextmanager
-async def fake_agent(respond: Responder) -> Any:
+async def udp_endpoint(factory: Callable[[], P]) -> AsyncIterator[tuple[P, int]]:
+    """A datagram protocol from ``factory`` on a free loopback port: (protocol, port), closed after."""
     loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(lambda: FakeAgent(respond), local_addr=("127.0.0.1", 0))
+    transport, proto = await loop.create_datagram_endpoint(factory, local_addr=("127.0.0.1", 0))
     try:
         yield proto, transport.get_extra_info("sockname")[1]
     finally:
         transport.close()
+
+
+def fake_agent(respond: Responder) -> contextlib.AbstractAsyncContextManager[tuple[FakeAgent, int]]:
+    return udp_endpoint(lambda: FakeAgent(respond))
 
 
 def table_responder(rows: dict[tuple[int, ...], Any], *, bulk: bool = True) -> Responder:

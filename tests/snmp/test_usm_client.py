@@ -77,36 +77,22 @@ async def test_v3_walks_the_same_rows_as_v2c_and_pysnmp(snmpd_port: int, v2c_row
 
 
 @pytest.mark.parametrize("engine", ["own", "pysnmp"])
-async def test_wrong_auth_key(snmpd_port: int, engine: str) -> None:
-    s = Session(_target(snmpd_port), _v3("u-sha256-aes256", "sha256", "aes256", auth_key="not-the-key"))
+@pytest.mark.parametrize(("user", "auth", "priv", "keys", "wait", "error", "message"), [
+    ("u-sha256-aes256", "sha256", "aes256", {"auth_key": "not-the-key"}, 1.0, "UserOrAuthKeyRejected",
+     'rejected the authentication of SNMPv3 user "u-sha256-aes256": wrong auth_key_file or auth_protocol (sha256)'),
+    ("u-md5-des", "md5", "des", {"priv_key": "not-the-priv-key"}, 0.5, "SwitchAuthError",
+     'answers SNMPv3 user "u-md5-des" but not its encrypted requests: wrong priv_key_file or priv_protocol (des)'),
+    ("mallory", "sha", "aes128", {}, 1.0, "UserOrAuthKeyRejected",
+     'does not know SNMPv3 user "mallory": check the user name on the switch and in the config'),
+], ids=["wrong_auth_key", "wrong_priv_key", "wrong_user"])
+async def test_wrong_credentials(snmpd_port: int, engine: str, user: str, auth: str, priv: str, keys: dict[str, str],
+                                 wait: float, error: str, message: str) -> None:
+    s = Session(_target(snmpd_port, timeout=wait), _v3(user, auth, priv, **keys))
     s.v3_engine = engine
     with pytest.raises(SwitchAuthError) as e:
         await s.get(oids.SYSTEM)
-    assert type(e.value).__name__ == "UserOrAuthKeyRejected"
-    assert str(e.value) == (f'127.0.0.1:{snmpd_port} rejected the authentication of SNMPv3 user "u-sha256-aes256": '
-                            "wrong auth_key_file or auth_protocol (sha256)")
-
-
-@pytest.mark.parametrize("engine", ["own", "pysnmp"])
-async def test_wrong_priv_key(snmpd_port: int, engine: str) -> None:
-    s = Session(_target(snmpd_port, timeout=0.5), _v3("u-md5-des", "md5", "des", priv_key="not-the-priv-key"))
-    s.v3_engine = engine
-    with pytest.raises(SwitchAuthError) as e:
-        await s.get(oids.SYSTEM)
-    assert type(e.value) is SwitchAuthError
-    assert str(e.value) == (f'127.0.0.1:{snmpd_port} answers SNMPv3 user "u-md5-des" but not its encrypted '
-                            "requests: wrong priv_key_file or priv_protocol (des)")
-
-
-@pytest.mark.parametrize("engine", ["own", "pysnmp"])
-async def test_wrong_user(snmpd_port: int, engine: str) -> None:
-    s = Session(_target(snmpd_port), _v3("mallory", "sha", "aes128"))
-    s.v3_engine = engine
-    with pytest.raises(SwitchAuthError) as e:
-        await s.get(oids.SYSTEM)
-    assert type(e.value).__name__ == "UserOrAuthKeyRejected"
-    assert str(e.value) == (f'127.0.0.1:{snmpd_port} does not know SNMPv3 user "mallory": check the user name on '
-                            "the switch and in the config")
+    assert type(e.value).__name__ == error
+    assert str(e.value) == f"127.0.0.1:{snmpd_port} {message}"
 
 
 @pytest.mark.parametrize(("expected", "creds"), [
@@ -175,14 +161,8 @@ class _Tamper(asyncio.DatagramProtocol):
             self.transport.sendto(data, self.agent)
 
 
-@contextlib.asynccontextmanager
-async def _tamper(agent_port: int) -> AsyncIterator[tuple[_Tamper, int]]:
-    loop = asyncio.get_running_loop()
-    transport, relay = await loop.create_datagram_endpoint(lambda: _Tamper(agent_port), local_addr=("127.0.0.1", 0))
-    try:
-        yield relay, transport.get_extra_info("sockname")[1]
-    finally:
-        transport.close()
+def _tamper(agent_port: int) -> contextlib.AbstractAsyncContextManager[tuple[_Tamper, int]]:
+    return agents.udp_endpoint(lambda: _Tamper(agent_port))
 
 
 async def test_unauthentic_answers_are_counted_and_dropped(snmpd_port: int) -> None:
