@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,4 +168,9 @@ internal = ["198.18.0.0/15", "fd00::/8"]
             if env["kind"] == "switch" and env["data"]["ok"]:
                 used.setdefault(env["data"]["switch"], set()).update(env["data"]["methods"].values())
     assert used == {"sw1": {"cli", "snmp"}, "dist": {"netconf"}}, used
+    # One poll of every switch (--once): one record per device. A guard with the real switches; the
+    # defect itself (a record before the router's ARP table, then again) is in tests/correlate/test_first_hold.py.
+    records = Counter(json.loads(line)["topic"].rsplit("/", 1)[1] for line in received.read_text().splitlines()
+                      if "/devices/" in json.loads(line)["topic"])
+    assert records and set(records.values()) == {1}, records
     assert {"status", "switch", "device", "event", "flows", "health"} <= set(kinds), kinds
